@@ -1,0 +1,38 @@
+# Set-up and everyday commands. `make install` then `make test` is all a fresh clone needs.
+PYTHON ?= python
+PIP := $(PYTHON) -m pip
+TORCH_CPU := torch==2.13.0
+
+.PHONY: install test test-slow lint bench train sample clean
+
+install:
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+		echo "NVIDIA GPU found: leaving the CUDA build of torch to pip"; \
+	elif $(PYTHON) -c "import torch" >/dev/null 2>&1; then \
+		echo "torch already installed: $$($(PYTHON) -c 'import torch; print(torch.__version__)')"; \
+	else \
+		echo "no NVIDIA GPU: installing the CPU build of torch ($(TORCH_CPU))"; \
+		$(PIP) install -q $(TORCH_CPU); \
+	fi
+	$(PIP) install -q -e ".[dev]"
+
+test:
+	$(PYTHON) -m pytest -q
+
+test-slow:
+	$(PYTHON) -m pytest -q -m slow
+
+lint:
+	$(PYTHON) -m ruff check .
+
+bench:
+	$(PYTHON) -m musicgen.bench
+
+train:
+	$(PYTHON) train.py
+
+sample:
+	$(PYTHON) sample.py ckpt_path=latest
+
+clean:
+	rm -rf outputs multirun lightning_logs .pytest_cache

@@ -1,0 +1,24 @@
+"""Where musicgen keeps what it makes: caches and outputs never go beside the source data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``$MUSICGEN_CACHE_DIR`` if set, else the user's cache dir."""
+    root = os.environ.get("MUSICGEN_CACHE_DIR") or user_cache_dir("musicgen")
+    path = Path(root).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def shared_data_dir() -> Path:
+    """The optional ``shared/data`` folder beside the checkout (real data for tests and benchmarks)."""
+    env = os.environ.get("MUSICGEN_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
