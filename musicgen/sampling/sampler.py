@@ -1,0 +1,164 @@
+"""The Sampler: one decoding strategy (transform, temperature, top-k/top-p, chord bias) as an object.
+
+Hydra builds it from ``conf/sampler/*.yaml``; the generation engine calls ``sample`` (or
+``weights`` for beam search) once per step. Chord-aware decoding is an additive logit bias,
+so it composes with every transform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from musicgen.sampling.transforms import NEEDS_K, SCALE_FREE, TRANSFORMS
+
+CHORD_MODES = ("tones", "scale")
+
+
+def _token_pitch(token: str) -> int | None:
+    """MIDI pitch of a melody token ``"{pitch}:{ticks}"``; None for specials and other tokens."""
+    head, sep, _ = token.partition(":")
+    return int(head) if sep and head.isdigit() else None
+
+
+def chord_bias(
+    melody_vocab: Sequence[str], chord_symbol: str, strength: float, mode: str = "tones"
+) -> Tensor:
+    """Additive logit penalty ``-strength`` on pitches whose class lies outside the chord.
+
+    Rests, special tokens and "NC" are never penalised; ``strength=inf`` is a hard restriction.
+    """
+    if mode not in CHORD_MODES:
+        raise ValueError(f"chord mode {mode!r} is not one of {CHORD_MODES}")
+    if strength < 0:
+        raise ValueError(f"chord-aware strength must be >= 0, got {strength}")
+    from musicgen.music.chords import parse_chord
+
+    bias = torch.zeros(len(melody_vocab))
+    chord = parse_chord(chord_symbol)
+    if strength == 0 or chord.is_nc:
+        return bias
+    allowed = set(chord.tones if mode == "tones" else chord.scale)
+    for i, token in enumerate(melody_vocab):
+        pitch = _token_pitch(token)
+        if pitch and pitch % 12 not in allowed:
+            bias[i] = -strength
+    return bias
+
+
+class Sampler:
+    """Turns logits ``[B, V]`` into token ids ``[B]`` with one decoding strategy.
+
+    Temperature divides the logits before the transform; ``top_p`` then keeps the smallest set
+    of tokens whose normalised weight reaches ``top_p``. ``k`` is read only by the top-k
+    transforms and ``alpha`` only by leaky ReLU, so a sweep may pass them to every sampler.
+    """
+
+    def __init__(
+        self,
+        transform: str = "softmax",
+        temperature: float = 1.0,
+        k: int | None = None,
+        top_p: float | None = None,
+        alpha: float = 0.01,
+        beam_width: int = 1,
+        chord_aware: float = 0.0,
+        chord_mode: str = "tones",
+    ):
+        if transform not in TRANSFORMS:
+            raise ValueError(f"unknown transform {transform!r}; valid: {', '.join(TRANSFORMS)}")
+        if transform in NEEDS_K and k is None:
+            raise ValueError(f"transform {transform!r} needs k (e.g. sampler.k=15)")
+        if k is not None and int(k) < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if not 0 <= alpha < 1:
+            raise ValueError(f"leaky ReLU alpha must be in [0, 1), got {alpha}")
+        if int(beam_width) < 1:
+            raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+        if chord_aware < 0:
+            raise ValueError(f"chord_aware strength must be >= 0, got {chord_aware}")
+        if chord_mode not in CHORD_MODES:
+            raise ValueError(f"chord_mode {chord_mode!r} is not one of {CHORD_MODES}")
+        self.transform = transform
+        self.temperature = float(temperature)
+        self.k = int(k) if k is not None else None
+        self.top_p = top_p
+        self.alpha = float(alpha)
+        self.beam_width = int(beam_width)
+        self.chord_aware = float(chord_aware)
+        self.chord_mode = chord_mode
+        self._bias_vocab: list[str] | None = None
+        self._bias_cache: dict[str, Tensor] = {}
+
+    @property
+    def name(self) -> str:
+        """Short, file-name safe label listing only the settings that change the output."""
+        parts = [f"beam{self.beam_width}"] if self.beam_width > 1 else []
+        parts.append(self.transform)
+        if self.transform in NEEDS_K:
+            parts.append(f"k{self.k}")
+        if self.transform == "leaky_relu":
+            parts.append(f"a{self.alpha:g}")
+        if self.temperature != 1.0 and self.transform not in SCALE_FREE:
+            parts.append(f"t{self.temperature:g}")
+        if self.top_p is not None and self.top_p < 1:
+            parts.append(f"p{self.top_p:g}")
+        if self.chord_aware > 0:
+            parts.append(f"chord-{self.chord_mode}{self.chord_aware:g}")
+        return "_".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Sampler({self.name})"
+
+    def chord_bias(self, melody_vocab: Sequence[str], chords: Sequence[str]) -> Tensor | None:
+        """Per-row logit bias ``[B, V]`` for the current chord of each row; None when off."""
+        if self.chord_aware == 0:
+            return None
+        if self._bias_vocab != list(melody_vocab):
+            self._bias_vocab, self._bias_cache = list(melody_vocab), {}
+        for symbol in set(chords) - self._bias_cache.keys():
+            self._bias_cache[symbol] = chord_bias(
+                melody_vocab, symbol, self.chord_aware, self.chord_mode
+            )
+        return torch.stack([self._bias_cache[s] for s in chords])
+
+    def weights(self, logits: Tensor, bias: Tensor | None = None) -> Tensor:
+        """Normalised weights ``[B, V]``; a row with no usable weight becomes argmax one-hot."""
+        x = logits.float()
+        if bias is not None:
+            x = x + bias.to(x.device)
+        x = x / self.temperature
+        w = TRANSFORMS[self.transform](x, k=self.k, alpha=self.alpha)
+        w = w.masked_fill(x == float("-inf"), 0.0)
+        total = w.sum(dim=-1, keepdim=True)
+        usable = torch.isfinite(w).all(dim=-1, keepdim=True) & (total > 0)
+        w = torch.where(usable, w / torch.where(usable, total, 1.0), 0.0)
+        if self.top_p is not None and self.top_p < 1:
+            w = self._nucleus(w)
+        best = x.nan_to_num(nan=float("-inf")).argmax(dim=-1, keepdim=True)
+        fallback = torch.zeros_like(w).scatter(-1, best, 1.0)
+        return torch.where(usable, w, fallback)
+
+    def _nucleus(self, w: Tensor) -> Tensor:
+        """Keep the smallest top set whose mass reaches top_p (ties broken by token id)."""
+        sorted_w, order = w.sort(dim=-1, descending=True, stable=True)
+        mass_before = sorted_w.cumsum(dim=-1) - sorted_w
+        keep_sorted = mass_before < self.top_p - 1e-6
+        keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+        w = w * keep
+        return w / w.sum(dim=-1, keepdim=True).clamp(min=torch.finfo(w.dtype).tiny)
+
+    def sample(
+        self, logits: Tensor, generator: torch.Generator | None = None, bias: Tensor | None = None
+    ) -> Tensor:
+        """One token id per row, drawn in proportion to ``weights`` (greedy for argmax)."""
+        w = self.weights(logits, bias)
+        if self.transform == "argmax":
+            return w.argmax(dim=-1)
+        return torch.multinomial(w, 1, generator=generator).squeeze(-1)
