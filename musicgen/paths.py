@@ -22,3 +22,22 @@ def shared_data_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def resolve_checkpoint(spec: str | os.PathLike, outputs: str | os.PathLike = "outputs") -> Path:
+    """A checkpoint path from a user's ``ckpt_path``.
+
+    ``latest`` is the newest ``*.ckpt`` under ``outputs``; ``last`` the newest ``last.ckpt``
+    (what an interrupted run resumes from); anything else must be an existing file.
+    """
+    spec = str(spec)
+    if spec in ("latest", "last"):
+        pattern = "last.ckpt" if spec == "last" else "*.ckpt"
+        found = sorted(Path(outputs).rglob(pattern), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise FileNotFoundError(f"ckpt_path={spec}: no {pattern} under {Path(outputs).resolve()}")
+        return found[-1]
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt_path={spec}: no such checkpoint file")
+    return path

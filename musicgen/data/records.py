@@ -48,6 +48,33 @@ class LeadSheet:
     def with_(self, **changes) -> LeadSheet:
         return replace(self, **changes)
 
+    def tokens(self) -> list[str]:
+        """The melody as JazzGPT tokens, ``"{pitch}:{ticks}"`` (pitch 0 = rest)."""
+        return [melody_token(p, d) for p, d in zip(self.pitches.tolist(), self.durations.tolist())]
+
+    @classmethod
+    def from_tokens(cls, id: str, tokens: list[str], chords: tuple[str, ...], **fields) -> LeadSheet:
+        """Inverse of ``tokens``; special tokens (``<...>``) are skipped."""
+        events = [parse_melody_token(t) for t in tokens if not t.startswith("<")]
+        pitches = np.array([p for p, _ in events], dtype=np.int64)
+        durations = np.array([d for _, d in events], dtype=np.int64)
+        return cls(id=id, pitches=pitches, durations=durations, chords=tuple(chords), **fields)
+
+
+def melody_token(pitch: int, ticks: int) -> str:
+    return f"{int(pitch)}:{int(ticks)}"
+
+
+def parse_melody_token(token: str) -> tuple[int, int]:
+    """``"60:12"`` -> (60, 12); raises ValueError naming the token otherwise."""
+    pitch, sep, ticks = token.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(pitch), int(ticks)
+    except ValueError:
+        raise ValueError(f"not a melody token (pitch:ticks): {token!r}") from None
+
 
 @dataclass(frozen=True)
 class PianoScore:

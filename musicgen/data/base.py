@@ -1,0 +1,139 @@
+"""Shared LightningDataModule glue: prepare once from a source, cache atomically, serve loaders."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from musicgen.data import cache
+from musicgen.data.splits import split_groups
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+class PreparedDataModule(L.LightningDataModule):
+    """Subclasses turn source records into a dict of tensors (``_prepare``) and datasets.
+
+    The prepared dict is cached under a key made of the source's fingerprint (its config and
+    file contents) and this module's preparation settings, so a second run loads tensors without
+    parsing anything, and any change to data or settings prepares afresh.
+    """
+
+    namespace = "prepared"
+    version = 1
+
+    def __init__(
+        self,
+        source: Any,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = 0,
+        use_cache: bool = True,
+    ):
+        super().__init__()
+        self.source = source
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.seed = seed
+        self.use_cache = use_cache
+        self.prepared: dict | None = None
+        self.datasets: dict[str, Dataset] = {}
+
+    # -- subclass hooks ------------------------------------------------------------------
+    def preparation_config(self) -> dict:
+        """Settings that change the prepared tensors (batch size and workers do not)."""
+        return {"val_fraction": self.val_fraction, "test_fraction": self.test_fraction, "seed": self.seed}
+
+    def _prepare(self, records: list, splits: dict[str, set[str]], source_report: dict) -> dict:
+        raise NotImplementedError
+
+    def _dataset(self, split: str) -> Dataset:
+        raise NotImplementedError
+
+    def collate(self, batch: Any) -> Any:
+        return torch.utils.data.default_collate(batch)
+
+    def model_inputs(self) -> dict:
+        """Keyword arguments the model needs from the data (vocabularies, data_info)."""
+        raise NotImplementedError
+
+    # -- preparation and caching -----------------------------------------------------------
+    def cache_key(self) -> str:
+        return cache.cache_key(
+            {
+                "namespace": self.namespace,
+                "version": self.version,
+                "source": self.source.fingerprint(),
+                "config": self.preparation_config(),
+            }
+        )
+
+    def load_prepared(self) -> dict:
+        if self.prepared is not None:
+            return self.prepared
+        path = cache.cache_path(self.namespace, self.cache_key())
+        prepared = cache.load(path) if self.use_cache else None
+        if prepared is None:
+            records, source_report = self.source.load()
+            if not records:
+                raise ValueError(f"{type(self.source).__name__} produced no data: {source_report}")
+            groups = [r.group or r.id for r in records]
+            splits = split_groups(groups, self.val_fraction, self.test_fraction, self.seed)
+            prepared = self._prepare(records, splits, source_report)
+            prepared["report"]["cache_key"] = self.cache_key()
+            if self.use_cache:
+                cache.save(path, prepared)
+                log.info("prepared data cached at %s", path)
+        else:
+            log.info("loaded prepared data from %s", path)
+        self.prepared = prepared
+        return prepared
+
+    @property
+    def report(self) -> dict:
+        return self.load_prepared()["report"]
+
+    def prepare_data(self) -> None:
+        self.load_prepared()
+
+    def setup(self, stage: str | None = None) -> None:
+        self.load_prepared()
+        self.datasets = {split: self._dataset(split) for split in SPLITS}
+
+    # -- loaders ---------------------------------------------------------------------------
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if not self.datasets:
+            self.setup()
+        dataset = self.datasets[split]
+        if len(dataset) == 0:
+            raise ValueError(
+                f"the {split} split is empty: the data has too few sources for "
+                f"val_fraction={self.val_fraction}, test_fraction={self.test_fraction}"
+            )
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=self.collate,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

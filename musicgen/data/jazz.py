@@ -1,0 +1,213 @@
+"""JazzDataModule: lead sheets → 12 keys → windows of whole bars → chord and melody token tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from musicgen.data.base import SPLITS, PreparedDataModule
+from musicgen.data.records import REST, LeadSheet
+from musicgen.data.vocab import Vocabulary
+from musicgen.music.chords import canonical
+from musicgen.music.transpose import transpose_lead_sheet
+
+ALL_KEYS = tuple(range(-5, 7))
+
+
+def window_lead_sheet(sheet: LeadSheet, window_bars: int, hop_bars: int) -> Iterator[LeadSheet]:
+    """Aligned windows of whole bars: the chords of the window's beats and the melody inside it.
+
+    A note sounding into the window from before becomes a rest (it has no onset here); a note
+    sounding past the window's end is cut there, so every window's melody fills it exactly.
+    A sheet shorter than one window is one (shorter) window; the tail is covered by a last
+    window aligned to the end.
+    """
+    bpb, tpb = sheet.beats_per_bar, sheet.ticks_per_beat
+    num_bars = sheet.num_beats // bpb
+    if num_bars <= window_bars:
+        starts = [0]
+    else:
+        starts = list(range(0, num_bars - window_bars + 1, hop_bars))
+        if starts[-1] != num_bars - window_bars:
+            starts.append(num_bars - window_bars)
+    onsets = sheet.onsets
+    ends = onsets + sheet.durations
+    for start_bar in starts:
+        bars = min(window_bars, num_bars - start_bar) or 1
+        w0 = start_bar * bpb * tpb
+        w1 = w0 + bars * bpb * tpb
+        inside = (ends > w0) & (onsets < w1)
+        clipped_on = np.maximum(onsets[inside], w0)
+        clipped_end = np.minimum(ends[inside], w1)
+        pitches = np.where(onsets[inside] >= w0, sheet.pitches[inside], REST)
+        pitches, durations = _merge_rests(pitches, clipped_end - clipped_on)
+        if durations.sum() < w1 - w0:  # melody ended before the window: silence to its end
+            pitches = np.append(pitches, REST)
+            durations = np.append(durations, w1 - w0 - durations.sum())
+        yield sheet.with_(
+            id=f"{sheet.id}#bar{start_bar + 1}",
+            pitches=pitches,
+            durations=durations,
+            chords=sheet.chords[start_bar * bpb : start_bar * bpb + bars * bpb],
+        )
+
+
+def _merge_rests(pitches: np.ndarray, durations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Join consecutive rests into one, so a window never starts with two rest tokens."""
+    if len(pitches) < 2:
+        return pitches, durations
+    starts = np.ones(len(pitches), dtype=bool)
+    starts[1:] = ~((pitches[1:] == REST) & (pitches[:-1] == REST))
+    group = np.cumsum(starts) - 1
+    return pitches[starts], np.bincount(group, weights=durations).astype(np.int64)
+
+
+class _JazzWindows(Dataset):
+    def __init__(self, chords: torch.Tensor, melody: torch.Tensor, lengths: torch.Tensor):
+        self.chords, self.melody, self.lengths = chords, melody, lengths
+
+    def __len__(self) -> int:
+        return len(self.chords)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.chords[index], self.melody[index], self.lengths[index]
+
+
+class JazzDataModule(PreparedDataModule):
+    """Chord-conditioned melody windows for JazzGPT, from any lead-sheet source (WJD, chorales).
+
+    Every lead sheet is transposed, melody and chords together, into each offset of
+    ``transpositions`` (all 12 keys by default); splits are by ``group``, so no source appears in
+    two splits in any key. Vocabularies come from the training split only.
+    """
+
+    namespace = "jazz"
+    version = 1
+
+    def __init__(
+        self,
+        source,
+        transpositions: Sequence[int] = ALL_KEYS,
+        pitch_range: tuple[int, int] = (36, 96),
+        transpose_policy: str = "fold",
+        window_bars: int = 8,
+        hop_bars: int = 4,
+        min_count: int = 1,
+        **kwargs,
+    ):
+        super().__init__(source, **kwargs)
+        self.transpositions = tuple(int(t) for t in transpositions)
+        self.pitch_range = tuple(pitch_range)
+        self.transpose_policy = transpose_policy
+        self.window_bars = window_bars
+        self.hop_bars = hop_bars
+        self.min_count = min_count
+
+    def preparation_config(self) -> dict:
+        return {
+            **super().preparation_config(),
+            "transpositions": self.transpositions,
+            "pitch_range": self.pitch_range,
+            "transpose_policy": self.transpose_policy,
+            "window_bars": self.window_bars,
+            "hop_bars": self.hop_bars,
+            "min_count": self.min_count,
+        }
+
+    def _prepare(self, records: list[LeadSheet], splits: dict[str, set[str]], source_report: dict) -> dict:
+        low, high = self.pitch_range
+        windows: dict[str, list[LeadSheet]] = {split: [] for split in SPLITS}
+        sheets = {split: 0 for split in SPLITS}
+        dropped_copies = 0
+        for sheet in records:
+            sheet = sheet.with_(chords=tuple(canonical(c) for c in sheet.chords))
+            split = next(s for s in SPLITS if (sheet.group or sheet.id) in splits[s])
+            sheets[split] += 1
+            for offset in self.transpositions:
+                copy = transpose_lead_sheet(sheet, offset, low=low, high=high, policy=self.transpose_policy)
+                if copy is None:
+                    dropped_copies += 1
+                    continue
+                windows[split].extend(window_lead_sheet(copy, self.window_bars, self.hop_bars))
+        melody_vocab = Vocabulary.build((w.tokens() for w in windows["train"]), self.min_count)
+        chord_vocab = Vocabulary.build((w.chords for w in windows["train"]), 1)
+        tensors = {split: self._tensors(windows[split], chord_vocab, melody_vocab) for split in SPLITS}
+        first = records[0]
+        report = {
+            "source": source_report,
+            "sources_per_split": sheets,
+            "transpositions": list(self.transpositions),
+            "transposed_copies_dropped": dropped_copies,
+            "windows": {s: len(windows[s]) for s in SPLITS},
+            "notes": {s: int(sum((w.pitches != REST).sum() for w in windows[s])) for s in SPLITS},
+            "rests": {s: int(sum((w.pitches == REST).sum() for w in windows[s])) for s in SPLITS},
+            "unknown_melody_tokens": {s: int((tensors[s]["melody"] == melody_vocab.unk_id).sum()) for s in SPLITS},
+            "melody_vocab_size": len(melody_vocab),
+            "chord_vocab_size": len(chord_vocab),
+        }
+        return {
+            "chord_vocab": chord_vocab.tokens,
+            "melody_vocab": melody_vocab.tokens,
+            "data_info": {
+                "kind": "lead_sheet",
+                "ticks_per_beat": first.ticks_per_beat,
+                "beats_per_bar": first.beats_per_bar,
+                "window_bars": self.window_bars,
+                "pitch_range": list(self.pitch_range),
+            },
+            "tensors": tensors,
+            "report": report,
+        }
+
+    @staticmethod
+    def _tensors(windows: list[LeadSheet], chord_vocab: Vocabulary, melody_vocab: Vocabulary) -> dict:
+        max_chords = max((len(w.chords) for w in windows), default=1)
+        max_melody = max((len(w.pitches) + 2 for w in windows), default=2)
+        chords = torch.zeros(len(windows), max_chords, dtype=torch.long)
+        melody = torch.zeros(len(windows), max_melody, dtype=torch.long)
+        lengths = torch.zeros(len(windows), dtype=torch.long)
+        for i, w in enumerate(windows):
+            chords[i, : len(w.chords)] = torch.tensor(chord_vocab.encode(w.chords))
+            ids = [melody_vocab.bos_id, *melody_vocab.encode(w.tokens()), melody_vocab.eos_id]
+            melody[i, : len(ids)] = torch.tensor(ids)
+            lengths[i] = len(ids)
+        return {"chords": chords, "melody": melody, "lengths": lengths}
+
+    def _dataset(self, split: str) -> Dataset:
+        t = self.load_prepared()["tensors"][split]
+        return _JazzWindows(t["chords"], t["melody"], t["lengths"])
+
+    def collate(self, batch: list) -> dict[str, torch.Tensor]:
+        chords, melody, lengths = (torch.stack(x) for x in zip(*batch))
+        chord_len = int((chords != 0).sum(1).max())
+        return {"chords": chords[:, : max(chord_len, 1)], "melody": melody[:, : int(lengths.max())]}
+
+    def model_inputs(self) -> dict:
+        prepared = self.load_prepared()
+        return {
+            "chord_vocab": prepared["chord_vocab"],
+            "melody_vocab": prepared["melody_vocab"],
+            "data_info": prepared["data_info"],
+        }
+
+    def lead_sheets(self, split: str) -> list[LeadSheet]:
+        """The windows of a split back as lead sheets (for metrics and primers)."""
+        prepared = self.load_prepared()
+        chord_vocab = Vocabulary(prepared["chord_vocab"])
+        melody_vocab = Vocabulary(prepared["melody_vocab"])
+        info = prepared["data_info"]
+        t = prepared["tensors"][split]
+        sheets = []
+        for i in range(len(t["chords"])):
+            chords = [c for c in chord_vocab.decode(t["chords"][i]) if c != "<pad>"]
+            melody = melody_vocab.decode(t["melody"][i, : int(t["lengths"][i])])
+            sheets.append(
+                LeadSheet.from_tokens(
+                    f"{split}:{i}", melody, tuple(chords),
+                    ticks_per_beat=info["ticks_per_beat"], beats_per_bar=info["beats_per_bar"],
+                )
+            )
+        return sheets

@@ -1,0 +1,158 @@
+"""SequenceDataModule: piano scores → transposed copies → tokens → (previous c tokens → next token)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from musicgen.data.base import SPLITS, PreparedDataModule
+from musicgen.data.records import PianoScore
+from musicgen.data.tokenizers import make_tokenizer
+from musicgen.data.vocab import Vocabulary
+from musicgen.music.transpose import transpose_score
+
+
+class NextTokenWindows(Dataset):
+    """Windows over a flat token array: ``x`` = the c tokens before position i, ``y`` = token i.
+
+    Only the positions are stored; windows are sliced on demand (and a whole batch at once
+    through ``__getitems__``), so stride 1 over a large corpus costs no memory. Windows near a
+    sequence start are left-padded with the pad id, which teaches the models to start from short
+    primers.
+    """
+
+    def __init__(self, tokens: torch.Tensor, targets: torch.Tensor, starts: torch.Tensor, context: int):
+        self.tokens = tokens
+        self.targets = targets  # position of each target token in ``tokens``
+        self.starts = starts  # first position of the target's own sequence
+        self.context = context
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(indices)
+        targets, starts = self.targets[idx], self.starts[idx]
+        positions = targets[:, None] - self.context + torch.arange(self.context)[None, :]
+        valid = positions >= starts[:, None]
+        x = torch.where(valid, self.tokens[positions.clamp(min=0)], torch.zeros((), dtype=torch.long))
+        return x, self.tokens[targets]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.__getitems__([index])
+        return x[0], y[0]
+
+
+class SequenceDataModule(PreparedDataModule):
+    """Next-token windows for MAR-Y and the LSTM baseline, from any piano-score source.
+
+    Each score is also transposed by each offset in ``transpositions`` (five other keys by
+    default). Each sequence starts with ``<bos>``; targets are every later token.
+    """
+
+    namespace = "sequence"
+    version = 1
+
+    def __init__(
+        self,
+        source,
+        tokenizer: dict[str, Any] | None = None,
+        transpositions: Sequence[int] = (-3, -2, -1, 1, 2),
+        context: int = 64,
+        stride: int = 1,
+        min_count: int = 1,
+        **kwargs,
+    ):
+        super().__init__(source, **kwargs)
+        self.tokenizer_config = dict(tokenizer or {"kind": "paper"})
+        self.tokenizer = make_tokenizer(**self.tokenizer_config)
+        self.transpositions = tuple(int(t) for t in transpositions)
+        self.context = context
+        self.stride = stride
+        self.min_count = min_count
+
+    def preparation_config(self) -> dict:
+        return {
+            **super().preparation_config(),
+            "tokenizer": self.tokenizer.info(),
+            "transpositions": self.transpositions,
+            "stride": self.stride,
+            "min_count": self.min_count,
+        }
+
+    def _prepare(self, records: list[PianoScore], splits: dict[str, set[str]], source_report: dict) -> dict:
+        sequences: dict[str, list[list[str]]] = {split: [] for split in SPLITS}
+        scores = {split: 0 for split in SPLITS}
+        dropped_copies = 0
+        for score in records:
+            split = next(s for s in SPLITS if (score.group or score.id) in splits[s])
+            scores[split] += 1
+            for offset in (0, *self.transpositions):
+                copy = transpose_score(score, offset) if offset else score
+                if copy is None:
+                    dropped_copies += 1
+                    continue
+                sequences[split].append(self.tokenizer.encode(copy))
+        vocab = Vocabulary.build(sequences["train"], self.min_count)
+        flat = {split: self._flatten(sequences[split], vocab) for split in SPLITS}
+        report = {
+            "source": source_report,
+            "sources_per_split": scores,
+            "transpositions": list(self.transpositions),
+            "transposed_copies_dropped": dropped_copies,
+            "sequences": {s: len(sequences[s]) for s in SPLITS},
+            "tokens": {s: sum(map(len, sequences[s])) for s in SPLITS},
+            "unknown_tokens": {s: int((flat[s]["tokens"] == vocab.unk_id).sum()) for s in SPLITS},
+            "vocab_size": len(vocab),
+            "min_count": self.min_count,
+        }
+        return {
+            "vocab": vocab.tokens,
+            "data_info": {"kind": "piano", "tokenizer": self.tokenizer.info()},
+            "flat": flat,
+            "report": report,
+        }
+
+    @staticmethod
+    def _flatten(sequences: list[list[str]], vocab: Vocabulary) -> dict[str, torch.Tensor]:
+        """All sequences in one array, each behind a ``<bos>``, with each sequence's start."""
+        ids = [np.array([vocab.bos_id, *vocab.encode(seq)], dtype=np.int64) for seq in sequences]
+        lengths = np.array([len(a) for a in ids], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(ids) else np.zeros(0, np.int64)
+        tokens = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        return {
+            "tokens": torch.from_numpy(tokens),
+            "starts": torch.from_numpy(starts),
+            "lengths": torch.from_numpy(lengths),
+        }
+
+    def _dataset(self, split: str) -> NextTokenWindows:
+        flat = self.load_prepared()["flat"][split]
+        targets, owners = [], []
+        for start, length in zip(flat["starts"].tolist(), flat["lengths"].tolist()):
+            positions = np.arange(start + 1, start + length, self.stride)
+            targets.append(positions)
+            owners.append(np.full(len(positions), start))
+        targets_t = torch.from_numpy(np.concatenate(targets)) if targets else torch.zeros(0, dtype=torch.long)
+        owners_t = torch.from_numpy(np.concatenate(owners)) if owners else torch.zeros(0, dtype=torch.long)
+        return NextTokenWindows(flat["tokens"], targets_t, owners_t, self.context)
+
+    def collate(self, batch: Any) -> Any:
+        return batch if isinstance(batch, tuple) else super().collate(batch)
+
+    def model_inputs(self) -> dict:
+        prepared = self.load_prepared()
+        return {"vocab": prepared["vocab"], "data_info": prepared["data_info"]}
+
+    def primers(self, split: str = "val", length: int | None = None) -> list[list[int]]:
+        """The opening tokens of each sequence of a split (without ``<bos>``), for generation."""
+        flat = self.load_prepared()["flat"][split]
+        length = length or self.context
+        return [
+            flat["tokens"][s + 1 : s + min(n, length + 1)].tolist()
+            for s, n in zip(flat["starts"].tolist(), flat["lengths"].tolist())
+        ]

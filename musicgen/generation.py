@@ -1,0 +1,100 @@
+"""What ``python sample.py`` does: load a checkpoint, generate with a sampler, write every format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from musicgen.data.records import LeadSheet, PianoScore
+from musicgen.data.tokenizers import tokenizer_from_info
+from musicgen.data.vocab import Vocabulary
+from musicgen.models import load_model
+from musicgen.paths import resolve_checkpoint
+from musicgen.render import render_all
+from musicgen.sampling.generate import generate_melodies, generate_sequences
+from musicgen.sampling.progressions import resolve_chords
+from musicgen.training import run_dir
+
+
+def lead_sheets_from_model(model, cfg: DictConfig, sampler) -> list[LeadSheet]:
+    info = model.hparams.data_info
+    chords = resolve_chords(
+        cfg.chords, key=cfg.key, choruses=cfg.choruses,
+        beats_per_bar=info["beats_per_bar"], wjazzd_path=cfg.wjazzd_path,
+    )
+    unknown = sorted({c for c in chords if c not in Vocabulary(model.hparams.chord_vocab)})
+    if unknown:
+        print(f"warning: chords the model never saw in training (read as <unk>): {' '.join(unknown)}")
+    melodies = generate_melodies(
+        model, chords, sampler, num_samples=cfg.num_samples, max_tokens=cfg.max_tokens, seed=cfg.seed
+    )
+    return [
+        LeadSheet.from_tokens(
+            f"sample{i:03d}", tokens, tuple(chords),
+            ticks_per_beat=info["ticks_per_beat"], beats_per_bar=info["beats_per_bar"],
+        )
+        for i, tokens in enumerate(melodies)
+    ]
+
+
+def primers_from_checkpoint(ckpt: Path, cfg: DictConfig, vocab: Vocabulary) -> list[list[int]]:
+    if cfg.primer is None:
+        return [[] for _ in range(cfg.num_samples)]
+    if cfg.primer != "data":
+        raise ValueError(f"primer={cfg.primer}: use null (start from nothing) or data")
+    run = torch.load(ckpt, map_location="cpu", weights_only=False).get("musicgen_run")
+    if not run:
+        raise ValueError(f"{ckpt} does not record its data config, so primer=data cannot be used")
+    datamodule = instantiate(OmegaConf.create(run["config"]["data"]))
+    if datamodule.model_inputs()["vocab"] != vocab.tokens:
+        raise ValueError(f"the data of {ckpt} no longer gives the model's vocabulary: prepare it as in training")
+    primers = [p for p in datamodule.primers("val", cfg.primer_length) if p]
+    if not primers:
+        raise ValueError("primer=data: the validation split has no sequences")
+    return [primers[i % len(primers)] for i in range(cfg.num_samples)]
+
+
+def scores_from_model(model, ckpt: Path, cfg: DictConfig, sampler) -> list[PianoScore]:
+    vocab = Vocabulary(model.hparams.vocab)
+    tokenizer = tokenizer_from_info(model.hparams.data_info["tokenizer"])
+    primers = primers_from_checkpoint(ckpt, cfg, vocab)
+    sequences = generate_sequences(model, primers, sampler, num_tokens=cfg.num_notes, seed=cfg.seed)
+    return [
+        tokenizer.decode(vocab.decode(primer + seq)).with_(id=f"sample{i:03d}")
+        for i, (primer, seq) in enumerate(zip(primers, sequences))
+    ]
+
+
+def sample(cfg: DictConfig) -> Path:
+    """Generate ``num_samples`` pieces; returns the path of the ``samples.json`` index."""
+    ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
+    model = load_model(ckpt)
+    sampler = instantiate(cfg.sampler)
+    out = run_dir(cfg)
+    if "chord_vocab" in model.hparams:
+        records = lead_sheets_from_model(model, cfg, sampler)
+    else:
+        records = scores_from_model(model, ckpt, cfg, sampler)
+    entries = []
+    for record in records:
+        files = render_all(record, out, record.id, formats=tuple(cfg.formats), tempo=cfg.tempo)
+        entries.append({"id": record.id, "files": {k: str(v) for k, v in files.items()}})
+        print("\n".join(str(p) for p in files.values()))
+    index = out / "samples.json"
+    index.write_text(
+        json.dumps(
+            {
+                "checkpoint": str(ckpt.resolve()),
+                "sampler": {"name": sampler.name, **OmegaConf.to_container(cfg.sampler, resolve=True)},
+                "seed": cfg.seed,
+                "samples": entries,
+            },
+            indent=2,
+        )
+    )
+    print(f"samples: {index.resolve()}")
+    return index
