@@ -1,0 +1,120 @@
+"""What every musicgen model shares: optimizer, LR schedule, loss logging and checkpoint tagging.
+
+A subclass only says how a batch becomes a loss (``loss_and_tokens``); everything a Trainer
+needs around that lives here, so the three models differ only in their networks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor
+
+OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
+SCHEDULES = ("none", "cosine")
+
+
+def cosine_with_warmup(step: int, warmup_steps: int, total_steps: int) -> float:
+    """LR multiplier: linear ramp over ``warmup_steps``, then a half cosine down to 0 at the end."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class MusicModel(L.LightningModule):
+    """Shared Lightning glue; subclasses call ``save_hyperparameters()`` and define the loss.
+
+    Hyperparameters read here: ``optimizer``, ``lr``, ``weight_decay``, ``schedule`` and, when
+    present, ``betas`` and ``warmup_steps``. Throughput is the number of non-pad input tokens
+    a training step read, divided by the wall time between consecutive steps.
+    """
+
+    def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
+        """(mean loss over the batch, number of non-pad input tokens it read)."""
+        raise NotImplementedError(f"{type(self).__name__} must define loss_and_tokens")
+
+    @staticmethod
+    def batch_size(batch) -> int:
+        return len(batch["melody"]) if isinstance(batch, dict) else len(batch[0])
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        loss, tokens = self.loss_and_tokens(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=self.batch_size(batch))
+        self._step_tokens = tokens.detach()
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> Tensor:
+        loss, _ = self.loss_and_tokens(batch)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=self.batch_size(batch))
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        now = time.perf_counter()
+        last = getattr(self, "_last_step_end", None)
+        if last is not None:
+            self.log("train/tokens_per_s", self._step_tokens.float() / (now - last))
+        self._last_step_end = now
+
+    def on_train_epoch_start(self) -> None:
+        self._last_step_end = None  # validation and epoch boundaries are not training time
+
+    def on_fit_start(self) -> None:
+        params = sum(p.numel() for p in self.parameters())
+        rank_zero_info(f"{type(self).__name__}: {params:,} parameters")
+        if self.logger is not None:
+            self.logger.log_hyperparams({"model/params": params})
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["musicgen_model"] = f"{type(self).__module__}.{type(self).__qualname__}"
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        if hp.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {hp.optimizer!r}; choose one of {sorted(OPTIMIZERS)}"
+            )
+        if hp.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {hp.schedule!r}; choose one of {list(SCHEDULES)}")
+        # Decay matrices and embeddings only: decaying biases and norm gains just hurts (nanoGPT).
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": hp.weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        kwargs = {"lr": hp.lr}
+        if hp.optimizer != "rmsprop" and "betas" in hp:
+            kwargs["betas"] = tuple(hp.betas)
+        optimizer = OPTIMIZERS[hp.optimizer](groups, **kwargs)
+        if hp.schedule == "none":
+            return optimizer
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total):
+            raise ValueError(
+                "schedule=cosine needs a bounded run: set trainer.max_steps or max_epochs"
+            )
+        warmup = int(hp.get("warmup_steps", 0))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: cosine_with_warmup(step, warmup, int(total))
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+
+def right_align(x: Tensor, pad_id: int = 0) -> tuple[Tensor, Tensor]:
+    """Move left padding to the right: (tokens [B, T] starting at column 0, lengths [B]).
+
+    The engine left-pads windows shorter than the batch's longest; recurrent models want the
+    real tokens first, so padding never enters a forward LSTM state and the last real position
+    is ``lengths - 1``. Assumes padding only on the left.
+    """
+    T = x.shape[1]
+    lengths = (x != pad_id).sum(dim=1)
+    columns = (torch.arange(T, device=x.device)[None, :] + (T - lengths)[:, None]) % T
+    return x.gather(1, columns), lengths

@@ -1,0 +1,256 @@
+"""JazzGPT: an encoder-decoder transformer that writes a jazz melody over a chord progression.
+
+The encoder reads one chord symbol per beat; the decoder writes melody tokens (pitch:ticks)
+left to right with causal self-attention and cross-attention to the chords. The blocks are
+written here (pre-LN, fused ``scaled_dot_product_attention``) instead of using
+``nn.Transformer`` so the decoder can generate incrementally with a key/value cache: each new
+token costs one position of attention, not a re-run over the whole prefix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from musicgen.data.vocab import SPECIALS
+from musicgen.models.base import MusicModel
+
+PAD_ID = 0
+
+
+@dataclass(frozen=True)
+class KVCache:
+    """Decoder state for incremental generation, one entry per decoder layer.
+
+    ``self_k``/``self_v`` grow by the new tokens at each ``decode`` call ([B, H, t, Dh]);
+    ``cross_k``/``cross_v`` are the encoder memory projected once per sequence.
+    """
+
+    self_k: tuple[Tensor, ...]
+    self_v: tuple[Tensor, ...]
+    cross_k: tuple[Tensor, ...]
+    cross_v: tuple[Tensor, ...]
+
+    @property
+    def length(self) -> int:
+        return self.self_k[0].shape[2] if self.self_k else 0
+
+    def select(self, rows: Tensor) -> KVCache:
+        """The cache of the given batch rows (beam reordering, dropping finished samples)."""
+
+        def pick(tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+            return tuple(t.index_select(0, rows) for t in tensors)
+
+        return KVCache(pick(self.self_k), pick(self.self_v), pick(self.cross_k), pick(self.cross_v))
+
+
+def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
+    position = torch.arange(max_len, dtype=torch.float32)[:, None]
+    freq = torch.exp(
+        torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model)
+    )
+    table = torch.zeros(max_len, d_model)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq[: d_model // 2])
+    return table
+
+
+class PositionalEncoding(nn.Module):
+    """Adds a position vector to each token embedding, starting at ``offset`` (cached prefix)."""
+
+    def __init__(self, kind: str, max_len: int, d_model: int):
+        super().__init__()
+        if kind not in ("sinusoidal", "learned"):
+            raise ValueError(f"pos_encoding must be 'sinusoidal' or 'learned', got {kind!r}")
+        self.max_len = max_len
+        if kind == "learned":
+            self.table = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
+        else:
+            self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)
+
+    def forward(self, x: Tensor, offset: int = 0) -> Tensor:
+        end = offset + x.shape[1]
+        if end > self.max_len:
+            raise ValueError(f"sequence of {end} tokens is longer than max_len={self.max_len}")
+        return x + self.table[offset:end]
+
+
+class Attention(nn.Module):
+    """Multi-head attention on fused SDPA; keys/values may come from a cache."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.n_heads, self.dropout = n_heads, dropout
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def heads(self, x: Tensor) -> Tensor:
+        B, T, C = x.shape
+        return x.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)
+
+    def keys_values(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.heads(k), self.heads(v)
+
+    def forward(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool) -> Tensor:
+        B, T, C = x.shape
+        y = F.scaled_dot_product_attention(
+            self.heads(self.q(x)),
+            k,
+            v,
+            attn_mask=mask,
+            is_causal=causal,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        return self.out(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Sequential):
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__(
+            nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model), nn.Dropout(dropout)
+        )
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.attn = Attention(d_model, n_heads, dropout)
+        self.mlp = MLP(d_model, d_ff, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, key_mask: Tensor) -> Tensor:
+        h = self.ln1(x)
+        x = x + self.drop(self.attn(h, *self.attn.keys_values(h), mask=key_mask, causal=False))
+        return x + self.mlp(self.ln2(x))
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(d_model) for _ in range(3))
+        self.self_attn = Attention(d_model, n_heads, dropout)
+        self.cross_attn = Attention(d_model, n_heads, dropout)
+        self.mlp = MLP(d_model, d_ff, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, past_k, past_v, cross_k, cross_v, memory_mask):
+        """One block over new positions; returns the output and this block's full self K/V."""
+        h = self.ln1(x)
+        k, v = self.self_attn.keys_values(h)
+        if past_k is not None:
+            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        new, total = x.shape[1], k.shape[2]
+        # Plain is_causal aligns the mask top-left, which is wrong once a prefix is cached:
+        # new position i may see keys up to (total - new + i). One new token sees everything.
+        causal_mask = None
+        if new > 1 and total > new:
+            causal_mask = torch.ones(new, total, dtype=torch.bool, device=x.device).tril(
+                total - new
+            )
+        is_causal = new > 1 and total == new
+        x = x + self.drop(self.self_attn(h, k, v, mask=causal_mask, causal=is_causal))
+        x = x + self.drop(
+            self.cross_attn(self.ln2(x), cross_k, cross_v, mask=memory_mask, causal=False)
+        )
+        return x + self.mlp(self.ln3(x)), k, v
+
+
+class JazzGPT(MusicModel):
+    """Chords (one symbol per beat) -> jazz melody (pitch:ticks tokens), encoder-decoder.
+
+    The vocabularies travel in the hyperparameters, so a checkpoint alone can encode chords and
+    decode melodies; ``data_info`` says how tokens map back to music (``ticks_per_beat``).
+    """
+
+    def __init__(
+        self,
+        chord_vocab: list[str],
+        melody_vocab: list[str],
+        data_info: dict | None = None,
+        d_model: int = 128,
+        n_heads: int = 8,
+        enc_layers: int = 3,
+        dec_layers: int = 3,
+        d_ff: int = 512,
+        dropout: float = 0.1,
+        max_len: int = 2048,
+        pos_encoding: str = "sinusoidal",
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 200,
+        betas: tuple[float, float] = (0.9, 0.98),
+        optimizer: str = "adamw",
+        schedule: str = "cosine",
+        label_smoothing: float = 0.0,
+    ):
+        super().__init__()
+        for name, vocab in (("chord_vocab", chord_vocab), ("melody_vocab", melody_vocab)):
+            if tuple(vocab[: len(SPECIALS)]) != SPECIALS:
+                raise ValueError(f"{name} must start with the special tokens {SPECIALS}")
+        self.save_hyperparameters()
+        self.chord_embed = nn.Embedding(len(chord_vocab), d_model, padding_idx=PAD_ID)
+        self.melody_embed = nn.Embedding(len(melody_vocab), d_model, padding_idx=PAD_ID)
+        self.chord_pos = PositionalEncoding(pos_encoding, max_len, d_model)
+        self.melody_pos = PositionalEncoding(pos_encoding, max_len, d_model)
+        self.drop = nn.Dropout(dropout)
+        self.encoder = nn.ModuleList(
+            EncoderBlock(d_model, n_heads, d_ff, dropout) for _ in range(enc_layers)
+        )
+        self.decoder = nn.ModuleList(
+            DecoderBlock(d_model, n_heads, d_ff, dropout) for _ in range(dec_layers)
+        )
+        self.enc_ln, self.dec_ln = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, len(melody_vocab))
+
+    def encode(self, chords: Tensor) -> tuple[Tensor, Tensor]:
+        """(memory [B, Tc, D], memory_pad_mask [B, 1, 1, Tc]: True where a real chord is)."""
+        mask = (chords != PAD_ID)[:, None, None, :]
+        x = self.drop(self.chord_pos(self.chord_embed(chords)))
+        for block in self.encoder:
+            x = block(x, mask)
+        return self.enc_ln(x), mask
+
+    def decode(
+        self, tokens: Tensor, memory: Tensor, memory_pad_mask: Tensor, cache: KVCache | None = None
+    ) -> tuple[Tensor, KVCache]:
+        """Logits [B, t_new, V] for new melody tokens whose positions follow the cache."""
+        if cache is None:
+            cross = [block.cross_attn.keys_values(memory) for block in self.decoder]
+            cache = KVCache((), (), tuple(k for k, _ in cross), tuple(v for _, v in cross))
+        x = self.drop(self.melody_pos(self.melody_embed(tokens), cache.length))
+        self_k, self_v = [], []
+        for i, block in enumerate(self.decoder):
+            past_k = cache.self_k[i] if cache.self_k else None
+            past_v = cache.self_v[i] if cache.self_v else None
+            x, k, v = block(x, past_k, past_v, cache.cross_k[i], cache.cross_v[i], memory_pad_mask)
+            self_k.append(k)
+            self_v.append(v)
+        logits = self.head(self.dec_ln(x))
+        return logits, KVCache(tuple(self_k), tuple(self_v), cache.cross_k, cache.cross_v)
+
+    def forward(self, chords: Tensor, melody_in: Tensor) -> Tensor:
+        memory, mask = self.encode(chords)
+        logits, _ = self.decode(melody_in, memory, mask)
+        return logits
+
+    def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
+        chords, melody = batch["chords"], batch["melody"]
+        logits = self(chords, melody[:, :-1])
+        target = melody[:, 1:]
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(),
+            target.reshape(-1),
+            ignore_index=PAD_ID,
+            label_smoothing=self.hparams.label_smoothing,
+        )
+        tokens = (chords != PAD_ID).sum() + (melody[:, :-1] != PAD_ID).sum()
+        return loss, tokens

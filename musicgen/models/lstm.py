@@ -1,0 +1,119 @@
+"""The classic LSTM piano composer: three stacked LSTM(512) layers and a dense head.
+
+It is the baseline the other models are measured against, so it stays close to the well-known
+Keras original: LSTM x3 -> dropout -> Dense(256)+ReLU -> dropout -> softmax over the vocabulary,
+predicting the token after a window of ``context`` tokens.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from musicgen.data.vocab import SPECIALS
+from musicgen.models.base import MusicModel, right_align
+
+PAD_ID = 0
+
+
+class LSTMBaseline(MusicModel):
+    """Next-token LSTM over a window of piano tokens.
+
+    ``input="embedding"`` (default) looks tokens up in a learned table; ``input="scalar"`` feeds
+    the token id scaled to [0, 1) as one feature, as the original did. The scalar input imposes a
+    meaningless order on the vocabulary and is kept only to reproduce the baseline.
+
+    ``recurrent_dropout`` > 0 drops units of the recurrent state (one mask per sequence, as
+    Keras does) during training. cuDNN's fused LSTM cannot do that, so training then runs a
+    Python loop over time steps: much slower, hence the default 0. Evaluation always uses the
+    fused path; both paths share the same weights.
+    """
+
+    def __init__(
+        self,
+        vocab: list[str],
+        data_info: dict | None = None,
+        context: int = 100,
+        embed_dim: int = 128,
+        hidden: int = 512,
+        layers: int = 3,
+        dropout: float = 0.3,
+        recurrent_dropout: float = 0.0,
+        dense: int = 256,
+        input: str = "embedding",
+        lr: float = 1e-3,
+        optimizer: str = "rmsprop",
+        schedule: str = "none",
+        weight_decay: float = 0.0,
+    ):
+        super().__init__()
+        if tuple(vocab[: len(SPECIALS)]) != SPECIALS:
+            raise ValueError(f"vocab must start with the special tokens {SPECIALS}")
+        if input not in ("embedding", "scalar"):
+            raise ValueError(f"input must be 'embedding' or 'scalar', got {input!r}")
+        self.save_hyperparameters()
+        self.embed = (
+            nn.Embedding(len(vocab), embed_dim, padding_idx=PAD_ID)
+            if input == "embedding"
+            else None
+        )
+        self.lstm = nn.LSTM(
+            embed_dim if input == "embedding" else 1, hidden, num_layers=layers, batch_first=True
+        )
+        self.head = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(hidden, dense),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(dense, len(vocab)),
+        )
+
+    def features(self, x: Tensor) -> Tensor:
+        if self.embed is not None:
+            return self.embed(x)
+        return (x.float() / len(self.hparams.vocab))[..., None]
+
+    def recurrent_dropout_lstm(self, h: Tensor) -> Tensor:
+        """The stacked LSTM step by step, with a fixed dropout mask on each layer's state."""
+        p = self.hparams.recurrent_dropout
+        B = h.shape[0]
+        for layer in range(self.lstm.num_layers):
+            w_ih, w_hh = (
+                getattr(self.lstm, f"weight_ih_l{layer}"),
+                getattr(self.lstm, f"weight_hh_l{layer}"),
+            )
+            bias = getattr(self.lstm, f"bias_ih_l{layer}") + getattr(self.lstm, f"bias_hh_l{layer}")
+            state = h.new_zeros(B, self.lstm.hidden_size)
+            cell = h.new_zeros(B, self.lstm.hidden_size)
+            keep = F.dropout(h.new_ones(B, self.lstm.hidden_size), p, training=True)
+            inputs = h @ w_ih.T + bias  # the input projection needs no loop
+            outputs = []
+            for t in range(h.shape[1]):
+                i, f, g, o = (inputs[:, t] + (state * keep) @ w_hh.T).chunk(4, dim=-1)
+                cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+                state = torch.sigmoid(o) * torch.tanh(cell)
+                outputs.append(state)
+            h = torch.stack(outputs, dim=1)
+        return h
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits [B, V] of the token after each window x [B, T] (left padding allowed)."""
+        x, lengths = right_align(x[:, -self.hparams.context :], PAD_ID)
+        if bool((lengths == 0).any()):
+            raise ValueError(
+                "LSTMBaseline: a window holds only padding; start an empty primer with <bos>"
+            )
+        h = self.features(x)
+        if self.training and self.hparams.recurrent_dropout > 0:
+            h = self.recurrent_dropout_lstm(h)
+        else:
+            h, _ = self.lstm(h)
+        # Right-aligned, the padding comes after the last real token and cannot reach it.
+        last = h[torch.arange(x.shape[0], device=x.device), lengths - 1]
+        return self.head(last)
+
+    def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
+        x, y = batch
+        loss = F.cross_entropy(self(x).float(), y)
+        return loss, (x[:, -self.hparams.context :] != PAD_ID).sum()

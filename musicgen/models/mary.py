@@ -1,0 +1,153 @@
+"""MAR-Y: bidirectional LSTMs with sequential self-attention, predicting the next piano token.
+
+Each block is [BiLSTM -> self-attention over the window -> dropout]; two affine layers on top
+give the distribution of the token that follows the window. The attention is the
+position-wise additive self-attention of keras-self-attention's ``SeqSelfAttention``
+(the original MAR-Y was written in Keras), with scaled dot-product offered as an alternative.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from musicgen.data.vocab import SPECIALS
+from musicgen.models.base import MusicModel, right_align
+
+PAD_ID = 0
+
+
+class SeqSelfAttention(nn.Module):
+    """out_t = sum_t' a_{t,t'} h_t', a = softmax over t' of e_{t,t'}.
+
+    additive: e_{t,t'} = W_a . tanh(W_t h_t + W_x h_t' + b_h) (Keras also adds a scalar b_a,
+    which cancels in the softmax, so it is left out); dot: e_{t,t'} = h_t . h_t' / sqrt(d).
+    ``width`` limits each position to the ``width`` positions centred on it (Keras'
+    ``attention_width``); None attends over the whole window.
+    """
+
+    def __init__(self, dim: int, kind: str = "additive", units: int = 32, width: int | None = None):
+        super().__init__()
+        if kind not in ("additive", "dot"):
+            raise ValueError(f"attention must be 'additive' or 'dot', got {kind!r}")
+        self.kind, self.width = kind, width
+        if kind == "additive":
+            self.w_t = nn.Linear(dim, units, bias=False)
+            self.w_x = nn.Linear(dim, units)
+            self.w_a = nn.Linear(units, 1, bias=False)
+
+    def forward(self, h: Tensor, key_mask: Tensor) -> Tensor:
+        if self.kind == "additive":
+            e = self.w_a(torch.tanh(self.w_t(h)[:, :, None] + self.w_x(h)[:, None, :])).squeeze(-1)
+        else:
+            e = h @ h.transpose(1, 2) / math.sqrt(h.shape[-1])
+        mask = key_mask[:, None, :]
+        if self.width is not None:
+            T = h.shape[1]
+            offset = (
+                torch.arange(T, device=h.device)[None, :]
+                - torch.arange(T, device=h.device)[:, None]
+            )
+            lower = -(self.width // 2)
+            mask = mask & ((offset >= lower) & (offset < lower + self.width))[None]
+        # A finite fill, not -inf: a padded query with no visible key gets a harmless uniform row.
+        e = e.masked_fill(~mask, torch.finfo(e.dtype).min)
+        return torch.softmax(e.float(), dim=-1).to(h.dtype) @ h
+
+
+class Block(nn.Module):
+    def __init__(
+        self,
+        in_dim: int,
+        hidden: int,
+        attention: str,
+        units: int,
+        width: int | None,
+        dropout: float,
+    ):
+        super().__init__()
+        self.lstm = nn.LSTM(in_dim, hidden, batch_first=True, bidirectional=True)
+        self.attn = SeqSelfAttention(2 * hidden, attention, units, width)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, lengths: Tensor | None, key_mask: Tensor) -> Tensor:
+        if lengths is None:
+            h, _ = self.lstm(x)
+        else:  # packed, so the backward direction starts at each window's last real token
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            h, _ = pad_packed_sequence(
+                self.lstm(packed)[0], batch_first=True, total_length=x.shape[1]
+            )
+        return self.drop(self.attn(h, key_mask))
+
+
+class Mary(MusicModel):
+    """Next-token model over a window of piano tokens (MAR-Y).
+
+    The affine head reads the window's last real position. Being bidirectional, every position
+    already summarises the whole window, and the last one sits next to the token to predict, so
+    its forward state is the freshest; pooling would blur exactly that recency.
+    Windows shorter than ``context`` (left-padded with pad id 0) are handled by masking; longer
+    ones are cut to their last ``context`` tokens.
+    """
+
+    def __init__(
+        self,
+        vocab: list[str],
+        data_info: dict | None = None,
+        context: int = 64,
+        blocks: int = 2,
+        embed_dim: int = 128,
+        hidden: int = 512,
+        attention: str = "additive",
+        attention_units: int = 32,
+        attention_width: int | None = None,
+        dropout: float = 0.2,
+        dense: int = 256,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        schedule: str = "none",
+        weight_decay: float = 0.0,
+    ):
+        super().__init__()
+        if tuple(vocab[: len(SPECIALS)]) != SPECIALS:
+            raise ValueError(f"vocab must start with the special tokens {SPECIALS}")
+        self.save_hyperparameters()
+        self.embed = nn.Embedding(len(vocab), embed_dim, padding_idx=PAD_ID)
+        self.blocks = nn.ModuleList(
+            Block(
+                embed_dim if i == 0 else 2 * hidden,
+                hidden,
+                attention,
+                attention_units,
+                attention_width,
+                dropout,
+            )
+            for i in range(blocks)
+        )
+        self.head = nn.Sequential(
+            nn.Linear(2 * hidden, dense), nn.ReLU(), nn.Linear(dense, len(vocab))
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits [B, V] of the token after each window x [B, T]."""
+        x, lengths = right_align(x[:, -self.hparams.context :], PAD_ID)
+        B, T = x.shape
+        if bool((lengths == 0).any()):
+            raise ValueError("Mary: a window holds only padding; start an empty primer with <bos>")
+        key_mask = torch.arange(T, device=x.device)[None, :] < lengths[:, None]
+        packed_lengths = lengths if bool((lengths < T).any()) else None
+        h = self.embed(x)
+        for block in self.blocks:
+            h = block(h, packed_lengths, key_mask)
+        last = h[torch.arange(B, device=x.device), lengths - 1]
+        return self.head(last)
+
+    def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
+        x, y = batch
+        loss = F.cross_entropy(self(x).float(), y)
+        return loss, (x[:, -self.hparams.context :] != PAD_ID).sum()
