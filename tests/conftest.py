@@ -1,0 +1,69 @@
+"""Shared fixtures: an isolated cache and output folder per test session, Hydra config builders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from musicgen.paths import shared_data_dir
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+# Tiny settings that keep every model's end-to-end run to seconds on 2 cores.
+TINY_MODEL = {
+    "jazzgpt": ["model.d_model=32", "model.n_heads=4", "model.d_ff=64", "model.enc_layers=1", "model.dec_layers=1"],
+    "mary": ["model.blocks=1", "model.hidden=16", "model.embed_dim=16", "model.dense=16", "model.context=16"],
+    "lstm": ["model.hidden=16", "model.layers=2", "model.embed_dim=16", "model.dense=16", "model.context=16"],
+}
+TINY_DATA = {
+    "jazzgpt": ["data.source.limit=6", "data.transpositions=[0,2]", "data.batch_size=8"],
+    "mary": ["data.source.limit=6", "data.transpositions=[2]", "data.batch_size=16", "data.stride=4"],
+    "lstm": ["data.source.limit=6", "data.transpositions=[2]", "data.batch_size=16", "data.stride=4"],
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tests never read or write the user's cache."""
+    path = tmp_path_factory.mktemp("musicgen-cache")
+    os.environ["MUSICGEN_CACHE_DIR"] = str(path)
+    return path
+
+
+def compose_config(name: str, overrides: list[str], run_dir: Path) -> DictConfig:
+    """A config exactly as the entry point would see it, with its run folder at ``run_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(name, overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.run_dir = str(run_dir)
+        cfg.paths.outputs = str(run_dir.parent)
+        del cfg.hydra
+    return cfg
+
+
+def tiny_train_overrides(model: str) -> list[str]:
+    return [
+        f"model={model}",
+        *TINY_MODEL[model],
+        *TINY_DATA[model],
+        "trainer.max_steps=3",
+        "trainer.limit_val_batches=2",
+        "trainer.enable_progress_bar=false",
+        "trainer.log_every_n_steps=1",
+    ]
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared data folder {path} is absent (it sits beside the checkout in CI)")
+    return path
