@@ -1,0 +1,304 @@
+"""Music metrics as pure functions of one record (numpy only).
+
+Every metric is defined on the music, not on tokens, so models with different vocabularies are
+compared on equal terms. A metric that is undefined for a record (no notes, too few bars) is
+NaN rather than a made-up number; the torchmetrics wrappers in ``modules`` skip those pieces.
+
+Timing is in beats: a LeadSheet's onsets are ``onset_tick / ticks_per_beat`` and its meter is
+its own ``beats_per_bar``; a PianoScore has no meter, so ``beats_per_bar`` defaults to 4.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+from musicgen.data.records import REST, LeadSheet, PianoScore
+from musicgen.metrics.ngrams import NGramIndex, record_codes
+
+Record = LeadSheet | PianoScore
+
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+NATURAL_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
+PIANO_GROOVE_POSITIONS_PER_BEAT = 12
+"""Grid for a PianoScore's groove patterns: sixteenths and eighth-note triplets both land on it."""
+
+
+def _notes(record: Record) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(onsets in beats, durations in beats, pitches) of the sounding notes, rests dropped."""
+    if isinstance(record, LeadSheet):
+        sounding = np.asarray(record.pitches) != REST
+        tpb = record.ticks_per_beat
+        return (record.onsets[sounding] / tpb,
+                np.asarray(record.durations, dtype=np.float64)[sounding] / tpb,
+                np.asarray(record.pitches, dtype=np.int64)[sounding])
+    if isinstance(record, PianoScore):
+        return (np.asarray(record.onsets, dtype=np.float64),
+                np.asarray(record.durations, dtype=np.float64),
+                np.asarray(record.pitches, dtype=np.int64))
+    raise TypeError(f"expected a LeadSheet or PianoScore, got {type(record).__name__}")
+
+
+def _beats_per_bar(record: Record, beats_per_bar: int | None) -> int:
+    if beats_per_bar is not None:
+        return beats_per_bar
+    return record.beats_per_bar if isinstance(record, LeadSheet) else 4
+
+
+def _span_beats(record: Record) -> float:
+    """Length of the piece in beats: a lead sheet's chart (or its melody, if longer)."""
+    if isinstance(record, LeadSheet):
+        return max(record.num_beats, int(np.sum(record.durations)) / record.ticks_per_beat)
+    onsets, durations, _ = _notes(record)
+    return float(np.max(onsets + durations)) if len(onsets) else 0.0
+
+
+# ---------------------------------------------------------------- inside ratio
+
+
+class InsideCount(NamedTuple):
+    """Notes on a chord tone, notes scored (sounding, under a chord), notes under NC (unscored)."""
+
+    inside: int
+    total: int
+    nc: int
+
+    @property
+    def ratio(self) -> float:
+        return self.inside / self.total if self.total else float("nan")
+
+
+def count_inside(pitches: Sequence[int] | np.ndarray, onset_beats: Sequence[int] | np.ndarray,
+                 beat_tones: Sequence[Collection[int] | None]) -> InsideCount:
+    """Count melody notes whose pitch class is a tone of the chord sounding at their onset.
+
+    ``beat_tones[b]`` holds the chord-tone pitch classes of beat ``b`` (None under NC);
+    ``onset_beats`` are whole beats (``onset_tick // ticks_per_beat``). Rests (pitch 0) are
+    skipped; notes under NC are counted in ``nc`` and left out of the ratio.
+    """
+    inside = total = nc = 0
+    for i, (pitch, beat) in enumerate(zip(pitches, onset_beats, strict=True)):
+        if pitch == REST:
+            continue
+        if not 0 <= beat < len(beat_tones):
+            raise ValueError(f"note {i} (pitch {pitch}) starts on beat {beat}, outside the "
+                             f"{len(beat_tones)} beats of the chord chart")
+        tones = beat_tones[beat]
+        if tones is None:
+            nc += 1
+            continue
+        total += 1
+        inside += int(pitch) % 12 in tones
+    return InsideCount(inside, total, nc)
+
+
+@lru_cache(maxsize=4096)
+def _tone_set(symbol: str) -> frozenset[int] | None:
+    from musicgen.music.chords import parse_chord  # the chord parser is another module's concern
+
+    chord = parse_chord(symbol)
+    return None if chord.is_nc else frozenset(chord.tones)
+
+
+def chord_tone_sets(chords: Sequence[str]) -> list[frozenset[int] | None]:
+    """Per-beat chord-tone pitch classes of a chart (None for NC)."""
+    return [_tone_set(symbol) for symbol in chords]
+
+
+def inside_count(sheet: LeadSheet) -> InsideCount:
+    """``count_inside`` over a lead sheet's melody and chord chart."""
+    beats = sheet.onsets // sheet.ticks_per_beat
+    try:
+        return count_inside(sheet.pitches, beats, chord_tone_sets(sheet.chords))
+    except ValueError as err:
+        raise ValueError(f"{sheet.id}: {err}") from err
+
+
+def inside_ratio(sheet: LeadSheet) -> float:
+    """Fraction of the sheet's notes (rests and NC notes excluded) that are chord tones."""
+    return inside_count(sheet).ratio
+
+
+# ---------------------------------------------------------------- downbeat STD
+
+
+def default_downbeats(beats_per_bar: int) -> tuple[float, ...]:
+    """Beats 1 and 3 of 4/4 (positions 0 and 2): the bar's start and, in even meters, its middle."""
+    return (0.0, beats_per_bar / 2) if beats_per_bar % 2 == 0 else (0.0,)
+
+
+def downbeat_distances(onset_beats: Sequence[float] | np.ndarray, beats_per_bar: int = 4,
+                       downbeats: Sequence[float] | None = None) -> np.ndarray:
+    """Distance in beats from each onset to the nearest downbeat (of its bar or the next)."""
+    downbeats = default_downbeats(beats_per_bar) if downbeats is None else tuple(downbeats)
+    if not downbeats or not all(0 <= d < beats_per_bar for d in downbeats):
+        raise ValueError(f"downbeats {downbeats} must be positions in [0, {beats_per_bar})")
+    position = np.mod(np.asarray(onset_beats, dtype=np.float64), beats_per_bar)
+    gap = np.abs(position[:, None] - np.asarray(downbeats)[None, :])
+    return np.minimum(gap, beats_per_bar - gap).min(axis=1)
+
+
+def downbeat_std(record: Record, beats_per_bar: int | None = None,
+                 downbeats: Sequence[float] | None = None) -> float:
+    """Standard deviation (population) of the onsets' distances to the nearest downbeat.
+
+    A piano chord is one rhythmic event, so notes sharing an onset count once. NaN without notes.
+    """
+    onsets, _, _ = _notes(record)
+    if isinstance(record, PianoScore):
+        onsets = np.unique(np.round(onsets, 6))
+    if not len(onsets):
+        return float("nan")
+    return float(np.std(downbeat_distances(onsets, _beats_per_bar(record, beats_per_bar), downbeats)))
+
+
+# ---------------------------------------------------------------- pitch statistics
+
+
+def pitch_class_entropy(record: Record) -> float:
+    """Entropy in bits of the piece's pitch-class histogram, one count per note (0 to log2 12)."""
+    _, _, pitches = _notes(record)
+    if not len(pitches):
+        return float("nan")
+    counts = np.bincount(pitches % 12, minlength=12)
+    p = counts[counts > 0] / counts.sum()
+    return float(np.sum(p * np.log2(1 / p)))
+
+
+def scale_consistency(record: Record) -> float:
+    """Largest fraction of notes inside one of the 24 major / natural-minor scales."""
+    _, _, pitches = _notes(record)
+    if not len(pitches):
+        return float("nan")
+    counts = np.bincount(pitches % 12, minlength=12)
+    best = 0
+    for root in range(12):
+        for scale in (MAJOR_SCALE, NATURAL_MINOR_SCALE):
+            best = max(best, int(counts[[(root + step) % 12 for step in scale]].sum()))
+    return best / len(pitches)
+
+
+def pitch_range(record: Record) -> float:
+    """Highest minus lowest sounding pitch, in semitones."""
+    _, _, pitches = _notes(record)
+    return float(pitches.max() - pitches.min()) if len(pitches) else float("nan")
+
+
+def polyphony(record: Record) -> float:
+    """Mean number of notes sounding together, over the time when at least one sounds.
+
+    Equals the notes' total duration divided by the length of the union of their spans.
+    """
+    onsets, durations, _ = _notes(record)
+    if not len(onsets):
+        return float("nan")
+    times = np.concatenate([onsets, onsets + durations])
+    steps = np.concatenate([np.ones(len(onsets)), -np.ones(len(onsets))])
+    order = np.argsort(times, kind="stable")
+    sounding = np.cumsum(steps[order])[:-1] > 0
+    covered = float(np.sum(np.diff(times[order])[sounding]))
+    return float(durations.sum()) / covered if covered > 0 else float("nan")
+
+
+# ---------------------------------------------------------------- rhythm statistics
+
+
+def groove_consistency(record: Record, positions_per_beat: int | None = None,
+                       beats_per_bar: int | None = None) -> float:
+    """1 - mean normalized Hamming distance between the onset patterns of all pairs of bars.
+
+    A bar's pattern marks which of its ``beats_per_bar * positions_per_beat`` grid positions
+    hold an onset (a LeadSheet's own tick grid, else 12 per beat). Every bar of the piece takes
+    part, silent ones included, as in Wu & Yang's grooving similarity. NaN below two bars.
+    """
+    bpb = _beats_per_bar(record, beats_per_bar)
+    if positions_per_beat is None:
+        positions_per_beat = (record.ticks_per_beat if isinstance(record, LeadSheet)
+                              else PIANO_GROOVE_POSITIONS_PER_BEAT)
+    per_bar = bpb * positions_per_beat
+    n_bars = math.ceil(_span_beats(record) / bpb)
+    if n_bars < 2:
+        return float("nan")
+    onsets, _, _ = _notes(record)
+    slots = np.rint(onsets * positions_per_beat).astype(np.int64)
+    patterns = np.zeros((n_bars, per_bar), dtype=np.float64)
+    slots = slots[slots < n_bars * per_bar]
+    patterns[slots // per_bar, slots % per_bar] = 1.0
+    ones = patterns.sum(axis=1)
+    hamming = ones[:, None] + ones[None, :] - 2 * patterns @ patterns.T
+    upper = np.triu_indices(n_bars, k=1)
+    return float(1 - np.mean(hamming[upper]) / per_bar)
+
+
+def empty_beat_rate(record: Record) -> float:
+    """Fraction of the piece's beats during which no note sounds (rests and gaps)."""
+    n_beats = math.ceil(_span_beats(record))
+    if n_beats == 0:
+        return float("nan")
+    onsets, durations, _ = _notes(record)
+    starts = np.floor(onsets).astype(np.int64)
+    stops = np.ceil(onsets + durations).astype(np.int64)
+    cover = np.zeros(n_beats + 1, dtype=np.int64)
+    np.add.at(cover, np.clip(starts, 0, n_beats), 1)
+    np.add.at(cover, np.clip(stops, 0, n_beats), -1)
+    return float(np.mean(np.cumsum(cover)[:n_beats] == 0))
+
+
+# ---------------------------------------------------------------- token statistics
+
+
+def repetition_counts(tokens: Sequence | np.ndarray) -> tuple[int, int]:
+    """(consecutive pairs that repeat a token, consecutive pairs)."""
+    tokens = list(tokens)
+    repeats = sum(a == b for a, b in zip(tokens[:-1], tokens[1:], strict=True))
+    return int(repeats), max(len(tokens) - 1, 0)
+
+
+def repetition_rate(tokens: Sequence | np.ndarray) -> float:
+    """Share of consecutive token pairs that are the same token: greedy decoding's stuck loops."""
+    repeats, pairs = repetition_counts(tokens)
+    return repeats / pairs if pairs else float("nan")
+
+
+def record_repetition_rate(record: Record) -> float:
+    """``repetition_rate`` over the record's (pitch, duration) events, rests included."""
+    return repetition_rate(record_codes(record, "pitch_duration").tolist())
+
+
+def plagiarism(record: Record, index: NGramIndex) -> float:
+    """Share of the record's n-grams (in the index's reading) that occur in the training data."""
+    return index.share(index.encode(record))
+
+
+# ---------------------------------------------------------------- all at once
+
+
+def compute_all(record: Record, chords_known: bool = True,
+                ngram_indexes: Sequence[NGramIndex] = ()) -> dict[str, float]:
+    """Every metric that applies to the record's type.
+
+    ``chords_known=False`` skips the inside ratio for lead sheets whose chart is a placeholder.
+    Polyphony is reported for piano scores only (a lead sheet's melody is monophonic by design).
+    Plagiarism appears once per index, as ``plagiarism_<kind>_<n>``.
+    """
+    results: dict[str, float] = {}
+    if isinstance(record, LeadSheet) and chords_known:
+        count = inside_count(record)
+        results["inside_ratio"] = count.ratio
+        results["nc_notes"] = float(count.nc)
+    results["downbeat_std"] = downbeat_std(record)
+    results["pitch_class_entropy"] = pitch_class_entropy(record)
+    results["scale_consistency"] = scale_consistency(record)
+    results["groove_consistency"] = groove_consistency(record)
+    results["empty_beat_rate"] = empty_beat_rate(record)
+    results["pitch_range"] = pitch_range(record)
+    if isinstance(record, PianoScore):
+        results["polyphony"] = polyphony(record)
+    results["repetition_rate"] = record_repetition_rate(record)
+    for index in ngram_indexes:
+        results[f"plagiarism_{index.kind}_{index.n}"] = plagiarism(record, index)
+    return results
