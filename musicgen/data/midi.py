@@ -1,0 +1,232 @@
+"""A folder of MIDI files as piano scores, for MAR-Y and the LSTM baseline.
+
+Files are parsed with symusic (measured about 125x faster than pretty_midi on the ff_midi set)
+in worker processes. Times come from ticks and the file's resolution, so a note's onset is in
+beats whatever the tempo map says. Drum tracks are dropped and the rest merged into one piano
+part. A bad file never stops the run: it is skipped with its reason, or cleaned (zero-length
+notes and pitches outside 0-127 are dropped and counted), and the report says which.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import symusic
+from tqdm import tqdm
+
+from musicgen.data.cache import file_digest
+from musicgen.data.records import PianoScore
+
+MIDI_SUFFIXES = (".mid", ".midi")
+DEFAULT_TEMPO = 120.0  # what MIDI players assume when a file sets none
+MAX_TEMPO = 1000.0  # faster than any real piece: a corrupt tempo event, replaced by the default
+
+
+@dataclass
+class _Parsed:
+    """What a worker sends back for one file: a score, or why there is none."""
+
+    file: str
+    kind: str = ""  # why it was skipped, in a few words (the error message counts these)
+    detail: str = ""
+    score: PianoScore | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        return f"{self.kind}: {self.detail}" if self.detail else self.kind
+
+
+def _keep_track(track: Any, tracks: tuple[str | int, ...] | None) -> bool:
+    if tracks is None:
+        return True
+    return track.name in tracks or track.program in tracks
+
+
+def _first_tempo(score: Any) -> float:
+    if not len(score.tempos):
+        return DEFAULT_TEMPO
+    qpm = round(float(score.tempos[0].qpm), 3)  # undo the whole microseconds MIDI stores
+    return qpm if 0 < qpm <= MAX_TEMPO else DEFAULT_TEMPO
+
+
+def _time_signature(score: Any) -> str:
+    if not len(score.time_signatures):
+        return "4/4"
+    ts = score.time_signatures[0]
+    return f"{ts.numerator}/{ts.denominator}"
+
+
+def parse_midi_file(
+    path: Path,
+    rel: str,
+    tracks: tuple[str | int, ...] | None = None,
+    min_notes: int = 1,
+    max_beats: float = 100_000.0,
+) -> _Parsed:
+    """One file as a PianoScore, or the reason it cannot be one (never raises on bad data)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _Parsed(rel, "unreadable", str(exc.strerror or exc))
+    if not data:
+        return _Parsed(rel, "empty file")
+    if not data.startswith(b"MThd"):
+        return _Parsed(rel, "not MIDI", "no MThd header")
+    try:
+        midi = symusic.Score.from_midi(data, ttype="tick")
+    except Exception as exc:  # symusic reports every malformed byte stream as some exception
+        return _Parsed(rel, "corrupt MIDI", str(exc).splitlines()[0])
+    tpq = int(midi.ticks_per_quarter)
+    if tpq <= 0:
+        return _Parsed(rel, "bad resolution", f"{tpq} ticks per beat")
+
+    drum_notes = sum(t.note_num() for t in midi.tracks if t.is_drum)
+    other_notes = sum(t.note_num() for t in midi.tracks if not t.is_drum)
+    kept = [t for t in midi.tracks if not t.is_drum and t.note_num() and _keep_track(t, tracks)]
+    if not kept:
+        if other_notes:
+            return _Parsed(rel, "no notes", f"none in the selected tracks {list(tracks or ())}")
+        return _Parsed(rel, "drums only" if drum_notes else "no notes")
+
+    arrays = [t.notes.numpy() for t in kept]
+    time, length, pitch, velocity = (
+        np.concatenate([a[key] for a in arrays]).astype(np.int64)
+        for key in ("time", "duration", "pitch", "velocity")
+    )
+    zero_length = length <= 0
+    out_of_range = ~zero_length & ((pitch < 0) | (pitch > 127))
+    keep = ~zero_length & ~out_of_range
+    dropped = {
+        "zero_length": int(zero_length.sum()),
+        "pitch_out_of_range": int(out_of_range.sum()),
+        "drums": drum_notes,
+    }
+    if keep.sum() < max(min_notes, 1):
+        detail = f"{int(keep.sum())} usable (min_notes={min_notes})"
+        return _Parsed(rel, kind="too few notes", detail=detail, dropped=dropped)
+    time, length, pitch, velocity = time[keep], length[keep], pitch[keep], velocity[keep]
+    last_beat = float((time + length).max()) / tpq
+    if time.min() < 0 or last_beat > max_beats:
+        detail = f"a note ends at beat {last_beat:.0f} (max_beats={max_beats:g})"
+        return _Parsed(rel, kind="absurd positions", detail=detail, dropped=dropped)
+
+    order = np.lexsort((pitch, time))
+    score = PianoScore(
+        id=rel,
+        onsets=time[order] / tpq,
+        durations=length[order] / tpq,
+        pitches=pitch[order],
+        velocities=np.clip(velocity[order], 0, 127),
+        group=rel,
+        meta={
+            "path": str(path),
+            "ticks_per_beat": tpq,
+            "tempo": _first_tempo(midi),
+            "time_signature": _time_signature(midi),
+        },
+    )
+    return _Parsed(rel, score=score, dropped=dropped)
+
+
+def _parse_chunk(jobs: list[tuple[Path, str]], options: dict[str, Any]) -> list[_Parsed]:
+    return [parse_midi_file(path, rel, **options) for path, rel in jobs]
+
+
+class MidiFolderSource:
+    """Every .mid/.midi file under ``path`` as one PianoScore (id and group = relative path).
+
+    ``tracks`` keeps only tracks with these names or General MIDI program numbers; ``workers``
+    defaults to the CPU count (1 parses in this process). ``max_beats`` bounds a file's length,
+    so a corrupt delta time cannot put notes hours away.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        recursive: bool = True,
+        workers: int | None = None,
+        tracks: Sequence[str | int] | None = None,
+        min_notes: int = 1,
+        progress: bool = True,
+        max_beats: float = 100_000.0,
+    ):
+        self.path = Path(path).expanduser()
+        self.recursive = recursive
+        self.workers = workers or os.cpu_count() or 1
+        self.tracks = tuple(tracks) if tracks is not None else None
+        self.min_notes = min_notes
+        self.progress = progress
+        self.max_beats = max_beats
+
+    def files(self) -> list[Path]:
+        """The MIDI files found, sorted by relative path; a missing or empty folder is an error."""
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"MIDI folder not found: {self.path}")
+        candidates = self.path.rglob("*") if self.recursive else self.path.iterdir()
+        found = [p for p in candidates if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()]
+        if not found:
+            where = "under" if self.recursive else "directly in"
+            raise ValueError(f"no .mid/.midi files {where} {self.path}")
+        return sorted(found, key=lambda p: p.relative_to(self.path).as_posix())
+
+    def _options(self) -> dict[str, Any]:
+        return {"tracks": self.tracks, "min_notes": self.min_notes, "max_beats": self.max_beats}
+
+    def fingerprint(self) -> dict:
+        return {
+            "source": "midi_folder",
+            "parser": f"symusic {symusic.__version__}",
+            "config": {"recursive": self.recursive, **self._options()},
+            "files": [[p.relative_to(self.path).as_posix(), file_digest(p)] for p in self.files()],
+        }
+
+    def _parse_all(self, jobs: list[tuple[Path, str]]) -> list[_Parsed]:
+        options = self._options()
+        bar = tqdm(total=len(jobs), unit="file", file=sys.stderr, disable=not self.progress,
+                   desc=f"reading {self.path.name}")
+        results: list[_Parsed] = []
+        with bar:
+            if self.workers <= 1 or len(jobs) < 2:
+                for job in jobs:
+                    results += _parse_chunk([job], options)
+                    bar.update(1)
+                return results
+            size = max(1, len(jobs) // (self.workers * 4))
+            chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+            with ProcessPoolExecutor(min(self.workers, len(chunks))) as pool:
+                for parsed in pool.map(_parse_chunk, chunks, [options] * len(chunks)):
+                    results += parsed
+                    bar.update(len(parsed))
+        return results
+
+    def load(self) -> tuple[list[PianoScore], dict]:
+        files = self.files()
+        jobs = [(p, p.relative_to(self.path).as_posix()) for p in files]
+        results = self._parse_all(jobs)
+        scores = [r.score for r in results if r.score is not None]
+        skipped = [{"file": r.file, "reason": r.reason} for r in results if r.score is None]
+        dropped: Counter[str] = Counter()
+        for r in results:
+            if r.score is not None:
+                dropped.update(r.dropped)
+        report = {
+            "files_found": len(files),
+            "files_read": len(scores),
+            "files_skipped": skipped,
+            "notes": sum(len(s) for s in scores),
+            "notes_dropped": {k: dropped[k] for k in ("zero_length", "pitch_out_of_range", "drums")},
+        }
+        if not scores:
+            kinds = Counter(r.kind for r in results)
+            why = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+            raise ValueError(f"no usable MIDI files in {self.path}: {len(skipped)} skipped ({why})")
+        return scores, report
