@@ -1,0 +1,172 @@
+import math
+
+import pytest
+import torch
+
+from musicgen.sampling.sampler import Sampler, chord_bias
+from musicgen.sampling.transforms import NEEDS_K, TRANSFORMS
+
+LOGITS = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
+
+
+def _draws(sampler: Sampler, logits: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return sampler.sample(logits.expand(n, -1), generator=generator)
+
+
+def test_argmax_sampler_returns_the_top_logit_of_every_row():
+    logits = torch.randn(32, 50, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(Sampler("argmax").sample(logits), logits.argmax(dim=-1))
+
+
+def test_top_k_never_samples_outside_the_top_k():
+    logits = torch.randn(1, 40, generator=torch.Generator().manual_seed(2)) + 3
+    allowed = set(logits[0].topk(5).indices.tolist())
+    for name in NEEDS_K:
+        drawn = set(_draws(Sampler(name, k=5), logits, 4000).tolist())
+        assert drawn <= allowed, name
+
+
+def test_unif_topk_draws_each_of_the_top_k_equally_often():
+    logits = torch.tensor([[5.0, 4.0, 3.0, -2.0, -3.0]])
+    counts = torch.bincount(_draws(Sampler("unif_topk", k=4), logits, 8000), minlength=5)
+    assert counts[4] == 0
+    assert all(abs(c - 2000) < 150 for c in counts[:4].tolist())  # ~4.5 sigma
+
+
+def test_empirical_frequencies_follow_the_weights():
+    sampler = Sampler("xlnx")
+    counts = torch.bincount(_draws(sampler, LOGITS, 20000), minlength=4) / 20000
+    torch.testing.assert_close(counts, sampler.weights(LOGITS)[0], atol=0.015, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["x", "xsqrtx", "xlnx", "topk", "topk_xlnx", "tanh_topk"])
+def test_all_zero_weights_fall_back_to_argmax(name):
+    logits = torch.tensor([[-3.0, -0.5, -2.0, -1.0]])
+    weights = Sampler(name, k=2).weights(logits)
+    assert weights.tolist() == [[0.0, 1.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_non_finite_logits_never_produce_nan_weights(name):
+    logits = torch.tensor([[float("nan"), 1.0, 0.0], [1e38, 1.0, 2.0], [float("-inf"), 3.0, 1.0]])
+    weights = Sampler(name, k=2).weights(logits)
+    assert torch.isfinite(weights).all()
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(3))
+    assert weights[2, 0] == 0
+
+
+def test_softmax_approaches_argmax_as_temperature_goes_to_zero():
+    top = [Sampler("softmax", temperature=t).weights(LOGITS)[0, 0].item() for t in (1, 0.5, 0.1)]
+    assert top[0] < top[1] < top[2]
+    assert Sampler("softmax", temperature=1e-3).weights(LOGITS)[0].tolist() == [1, 0, 0, 0]
+
+
+def test_temperature_divides_logits_before_the_transform():
+    weights = Sampler("softmax", temperature=2.0).weights(LOGITS)
+    expected = torch.softmax(LOGITS / 2, dim=-1)
+    torch.testing.assert_close(weights, expected)
+
+
+@pytest.mark.parametrize(
+    "top_p, kept", [(0.5, [0]), (0.8, [0, 1]), (0.81, [0, 1, 2]), (1.0, [0, 1, 2, 3])]
+)
+def test_top_p_keeps_the_smallest_set_that_reaches_p(top_p, kept):
+    logits = torch.tensor([[0.5, 0.3, 0.15, 0.05]])  # "x" turns these into these weights
+    weights = Sampler("x", top_p=top_p).weights(logits)[0]
+    assert torch.nonzero(weights).flatten().tolist() == kept
+    expected = torch.zeros(4)
+    expected[kept] = logits[0, kept] / logits[0, kept].sum()
+    torch.testing.assert_close(weights, expected)
+
+
+def test_seeded_sampling_is_reproducible():
+    logits = torch.randn(16, 30, generator=torch.Generator().manual_seed(3))
+    sampler = Sampler("softmax", top_p=0.95)
+    first = sampler.sample(logits, torch.Generator().manual_seed(7))
+    again = sampler.sample(logits, torch.Generator().manual_seed(7))
+    other = sampler.sample(logits, torch.Generator().manual_seed(8))
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"transform": "nope"}, "valid: argmax, x, leaky_relu"),
+        ({"transform": "topk"}, "needs k"),
+        ({"transform": "topk", "k": 0}, "k must be >= 1"),
+        ({"top_p": 0.0}, "top_p must be in"),
+        ({"top_p": 1.5}, "top_p must be in"),
+        ({"temperature": 0.0}, "temperature must be > 0"),
+        ({"beam_width": 0}, "beam_width"),
+        ({"chord_aware": -1.0}, "chord_aware"),
+        ({"chord_mode": "modes"}, "chord_mode"),
+        ({"alpha": 1.5}, "alpha"),
+    ],
+)
+def test_bad_settings_are_rejected_with_a_clear_message(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Sampler(**kwargs)
+
+
+def test_unused_k_changes_neither_weights_nor_name():
+    with_k, without = Sampler("xlnx", k=5), Sampler("xlnx")
+    assert torch.equal(with_k.weights(LOGITS), without.weights(LOGITS))
+    assert with_k.name == without.name == "xlnx"
+
+
+def test_name_lists_only_settings_that_change_the_output():
+    assert Sampler("topk", k=15).name == "topk_k15"
+    assert Sampler("softmax", temperature=0.7, top_p=0.9).name == "softmax_t0.7_p0.9"
+    assert Sampler("x", temperature=0.7).name == "x"
+    assert Sampler("softmax", beam_width=4).name == "beam4_softmax"
+    assert Sampler("softmax", chord_aware=2.0).name == "softmax_chord-tones2"
+
+
+VOCAB = ["<pad>", "<bos>", "<eos>", "<unk>"] + "0:24 60:12 61:12 64:6 67:24 70:8 74:24".split()
+
+
+def test_chord_bias_penalises_exactly_the_out_of_chord_pitches():
+    bias = chord_bias(VOCAB, "C7", strength=3.0)  # tones C E G Bb
+    penalised = [tok for tok, b in zip(VOCAB, bias.tolist(), strict=True) if b != 0]
+    assert penalised == ["61:12", "74:24"]
+    assert set(bias.tolist()) == {0.0, -3.0}
+
+
+def test_chord_bias_scale_mode_allows_the_chord_scale():
+    bias = chord_bias(VOCAB, "C7", strength=3.0, mode="scale")  # C mixolydian has D, not C#
+    assert [tok for tok, b in zip(VOCAB, bias.tolist(), strict=True) if b != 0] == ["61:12"]
+
+
+def test_chord_bias_is_off_for_zero_strength_and_no_chord():
+    assert not chord_bias(VOCAB, "C7", strength=0.0).any()
+    assert not chord_bias(VOCAB, "NC", strength=5.0).any()
+
+
+def test_infinite_chord_strength_restricts_every_transform_to_chord_tones():
+    logits = torch.zeros(1, len(VOCAB))
+    logits[0, VOCAB.index("61:12")] = 10.0
+    for name in TRANSFORMS:
+        sampler = Sampler(name, k=3, chord_aware=math.inf)
+        bias = sampler.chord_bias(VOCAB, ["C7"] * 500)
+        ids = sampler.sample(logits.expand(500, -1), torch.Generator().manual_seed(0), bias)
+        drawn = {VOCAB[i] for i in ids.tolist()}
+        assert not drawn & {"61:12", "74:24"}, name
+
+
+def test_sampler_chord_bias_is_computed_once_per_symbol_and_off_by_default(monkeypatch):
+    computed = []
+
+    def counting_bias(vocab, symbol, strength, mode):
+        computed.append(symbol)
+        return chord_bias(vocab, symbol, strength, mode)
+
+    monkeypatch.setattr("musicgen.sampling.sampler.chord_bias", counting_bias)
+    assert Sampler().chord_bias(VOCAB, ["C7"]) is None
+    sampler = Sampler(chord_aware=2.0)
+    rows = sampler.chord_bias(VOCAB, ["C7", "F7", "C7"])
+    sampler.chord_bias(VOCAB, ["F7", "C7"])
+    assert sorted(computed) == ["C7", "F7"]
+    assert rows.shape == (3, len(VOCAB))
+    assert torch.equal(rows[0], rows[2]) and not torch.equal(rows[0], rows[1])
