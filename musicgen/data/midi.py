@@ -28,6 +28,7 @@ from musicgen.data.records import PianoScore
 MIDI_SUFFIXES = (".mid", ".midi")
 DEFAULT_TEMPO = 120.0  # what MIDI players assume when a file sets none
 MAX_TEMPO = 1000.0  # faster than any real piece: a corrupt tempo event, replaced by the default
+MAX_BEATS = 100_000.0  # about 14 hours at 120 bpm: notes beyond come from corrupt delta times
 
 
 @dataclass
@@ -70,7 +71,7 @@ def parse_midi_file(
     rel: str,
     tracks: tuple[str | int, ...] | None = None,
     min_notes: int = 1,
-    max_beats: float = 100_000.0,
+    max_beats: float = MAX_BEATS,
 ) -> _Parsed:
     """One file as a PianoScore, or the reason it cannot be one (never raises on bad data)."""
     try:
@@ -145,7 +146,7 @@ class MidiFolderSource:
     """Every .mid/.midi file under ``path`` as one PianoScore (id and group = relative path).
 
     ``tracks`` keeps only tracks with these names or General MIDI program numbers; ``workers``
-    defaults to the CPU count (1 parses in this process). ``max_beats`` bounds a file's length,
+    defaults to the CPU count (0 or 1 parse in this process). ``max_beats`` bounds a file's length,
     so a corrupt delta time cannot put notes hours away.
     """
 
@@ -157,11 +158,11 @@ class MidiFolderSource:
         tracks: Sequence[str | int] | None = None,
         min_notes: int = 1,
         progress: bool = True,
-        max_beats: float = 100_000.0,
+        max_beats: float = MAX_BEATS,
     ):
         self.path = Path(path).expanduser()
         self.recursive = recursive
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers if workers is not None else os.cpu_count() or 1
         self.tracks = tuple(tracks) if tracks is not None else None
         self.min_notes = min_notes
         self.progress = progress
@@ -196,8 +197,8 @@ class MidiFolderSource:
         results: list[_Parsed] = []
         with bar:
             if self.workers <= 1 or len(jobs) < 2:
-                for job in jobs:
-                    results += _parse_chunk([job], options)
+                for path, rel in jobs:
+                    results.append(parse_midi_file(path, rel, **options))
                     bar.update(1)
                 return results
             size = max(1, len(jobs) // (self.workers * 4))
