@@ -1,7 +1,10 @@
 import math
+from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from musicgen.sampling.sampler import Sampler, chord_bias
 from musicgen.sampling.transforms import NEEDS_K, TRANSFORMS
@@ -170,3 +173,24 @@ def test_sampler_chord_bias_is_computed_once_per_symbol_and_off_by_default(monke
     assert sorted(computed) == ["C7", "F7"]
     assert rows.shape == (3, len(VOCAB))
     assert torch.equal(rows[0], rows[2]) and not torch.equal(rows[0], rows[1])
+
+
+SAMPLER_CONFIGS = sorted((Path(__file__).parents[1] / "conf" / "sampler").glob("*.yaml"))
+
+
+def test_every_transform_has_a_sampler_config():
+    transforms = {OmegaConf.load(path).transform for path in SAMPLER_CONFIGS}
+    assert transforms == set(TRANSFORMS)
+
+
+@pytest.mark.parametrize("path", SAMPLER_CONFIGS, ids=lambda p: p.stem)
+def test_sampler_config_builds_and_accepts_sweep_keys(path):
+    config = OmegaConf.load(path)
+    overrides = OmegaConf.from_dotlist(["k=5", "temperature=0.9", "top_p=0.95", "chord_aware=1.0"])
+    sampler = instantiate(OmegaConf.merge(config, overrides))
+    assert sampler.sample(LOGITS, torch.Generator().manual_seed(0)).shape == (1,)
+
+
+def test_chord_bias_names_a_token_that_is_not_a_melody_token():
+    with pytest.raises(ValueError, match="'C7:24'"):
+        chord_bias(["<pad>", "C7:24"], "C7", strength=1.0)

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from musicgen.data.records import REST, parse_melody_token
 from musicgen.sampling.transforms import NEEDS_K, SCALE_FREE, TRANSFORMS
 
 CHORD_MODES = ("tones", "scale")
 
 
 def _token_pitch(token: str) -> int | None:
-    """MIDI pitch of a melody token ``"{pitch}:{ticks}"``; None for specials and other tokens."""
-    head, sep, _ = token.partition(":")
-    return int(head) if sep and head.isdigit() else None
+    """MIDI pitch of a melody token ``"{pitch}:{ticks}"``; None for special tokens ``<...>``."""
+    return None if token.startswith("<") else parse_melody_token(token)[0]
 
 
 def chord_bias(
@@ -43,7 +43,7 @@ def chord_bias(
     allowed = set(chord.tones if mode == "tones" else chord.scale)
     for i, token in enumerate(melody_vocab):
         pitch = _token_pitch(token)
-        if pitch and pitch % 12 not in allowed:
+        if pitch is not None and pitch != REST and pitch % 12 not in allowed:
             bias[i] = -strength
     return bias
 
