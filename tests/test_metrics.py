@@ -15,7 +15,7 @@ from musicgen.metrics.modules import (
     Plagiarism,
     RepetitionRate,
 )
-from musicgen.metrics.ngrams import NGramIndex, record_codes
+from musicgen.metrics.ngrams import DEFAULT_N, NGramIndex, record_codes
 
 TPB = 24
 C_TRIAD = frozenset({0, 4, 7})
@@ -142,6 +142,9 @@ def test_ngram_index_answers_contains_and_survives_pickling(training):
     assert math.isnan(index.share([1, 2]))
     with pytest.raises(ValueError, match="3-grams"):
         index.contains([1, 2])
+    assert NGramIndex.from_records(training[:1], "interval").n == DEFAULT_N["interval"]
+    with pytest.raises(ValueError, match="'chords'"):
+        NGramIndex.from_records(training, "chords")
     full = NGramIndex.from_records(training, "interval", 5)
     restored = pickle.loads(pickle.dumps(full))
     probe = record_codes(training[5], "interval")
@@ -164,6 +167,12 @@ def test_scale_consistency_is_one_for_a_c_major_scale_and_seven_twelfths_for_chr
 def test_repetition_rate_counts_consecutive_identical_tokens():
     assert F.repetition_rate(["a", "a", "a", "b"]) == pytest.approx(2 / 3)
     assert math.isnan(F.repetition_rate(["a"]))
+
+
+def test_record_repetition_sees_a_note_repeated_across_rests_but_not_a_new_duration():
+    # C C (rest) C as eighths, then C as a quarter: two repeats out of three note pairs
+    stuck = sheet([60, 60, 0, 60, 60], [0.5, 0.5, 0.5, 0.5, 1])
+    assert F.record_repetition_rate(stuck) == pytest.approx(2 / 3)
 
 
 def test_groove_consistency_is_one_for_identical_bars_and_hand_computed_otherwise():

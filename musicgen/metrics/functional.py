@@ -19,6 +19,7 @@ import numpy as np
 
 from musicgen.data.records import REST, LeadSheet, PianoScore
 from musicgen.metrics.ngrams import NGramIndex, record_codes
+from musicgen.music.chords import parse_chord
 
 Record = LeadSheet | PianoScore
 
@@ -98,8 +99,6 @@ def count_inside(pitches: Sequence[int] | np.ndarray, onset_beats: Sequence[int]
 
 @lru_cache(maxsize=4096)
 def _tone_set(symbol: str) -> frozenset[int] | None:
-    from musicgen.music.chords import parse_chord  # the chord parser is another module's concern
-
     chord = parse_chord(symbol)
     return None if chord.is_nc else frozenset(chord.tones)
 
@@ -146,7 +145,14 @@ def downbeat_std(record: Record, beats_per_bar: int | None = None,
                  downbeats: Sequence[float] | None = None) -> float:
     """Standard deviation (population) of the onsets' distances to the nearest downbeat.
 
-    A piano chord is one rhythmic event, so notes sharing an onset count once. NaN without notes.
+    Downbeats default to beats 1 and 3 of a 4/4 bar. 0 means every onset sits the same distance
+    from a strong beat (all on 1 and 3, or all on 2 and 4); a mix of on-beat and off-beat onsets
+    raises it. A piano chord is one rhythmic event, so notes sharing an onset count once. NaN
+    without notes; the corpus figure is the mean over pieces (``modules.DownbeatSTD``).
+
+    Not the Pop Music Transformer's "downbeat STD" (Huang & Yang 2020), which synthesizes
+    audio, tracks downbeats with madmom and takes the std of the bar lengths in seconds, i.e.
+    tempo steadiness. On a symbolic grid bar lengths are constant, so this reads placement.
     """
     onsets, _, _ = _notes(record)
     if isinstance(record, PianoScore):
@@ -160,7 +166,10 @@ def downbeat_std(record: Record, beats_per_bar: int | None = None,
 
 
 def pitch_class_entropy(record: Record) -> float:
-    """Entropy in bits of the piece's pitch-class histogram, one count per note (0 to log2 12)."""
+    """Entropy in bits of the pitch-class histogram, one count per note (0 to log2 12).
+
+    As Wu & Yang's Jazz Transformer evaluation, but over the whole piece, not bar windows.
+    """
     _, _, pitches = _notes(record)
     if not len(pitches):
         return float("nan")
@@ -170,7 +179,10 @@ def pitch_class_entropy(record: Record) -> float:
 
 
 def scale_consistency(record: Record) -> float:
-    """Largest fraction of notes inside one of the 24 major / natural-minor scales."""
+    """Largest fraction of notes inside one of the 24 major / natural-minor scales (Mogren 2016).
+
+    A natural minor scale holds its relative major's pitch classes, so 12 distinct sets decide.
+    """
     _, _, pitches = _notes(record)
     if not len(pitches):
         return float("nan")
@@ -213,7 +225,8 @@ def groove_consistency(record: Record, positions_per_beat: int | None = None,
 
     A bar's pattern marks which of its ``beats_per_bar * positions_per_beat`` grid positions
     hold an onset (a LeadSheet's own tick grid, else 12 per beat). Every bar of the piece takes
-    part, silent ones included, as in Wu & Yang's grooving similarity. NaN below two bars.
+    part, silent ones included, as in Wu & Yang's grooving similarity (Jazz Transformer, 2020).
+    NaN below two bars.
     """
     bpb = _beats_per_bar(record, beats_per_bar)
     if positions_per_beat is None:
@@ -264,9 +277,20 @@ def repetition_rate(tokens: Sequence | np.ndarray) -> float:
     return repeats / pairs if pairs else float("nan")
 
 
+def note_tokens(record: Record) -> list[int]:
+    """One (pitch, duration) code per sounding note in time order, rests dropped.
+
+    Dropping rests lets a stuck "C, rest, C, rest" loop count as repetition too.
+    """
+    codes = record_codes(record, "pitch_duration")
+    if isinstance(record, LeadSheet):
+        codes = codes[np.asarray(record.pitches) != REST]
+    return codes.tolist()
+
+
 def record_repetition_rate(record: Record) -> float:
-    """``repetition_rate`` over the record's (pitch, duration) events, rests included."""
-    return repetition_rate(record_codes(record, "pitch_duration").tolist())
+    """``repetition_rate`` over the record's notes: same pitch and same duration in a row."""
+    return repetition_rate(note_tokens(record))
 
 
 def plagiarism(record: Record, index: NGramIndex) -> float:

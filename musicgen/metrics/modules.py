@@ -19,7 +19,7 @@ from torchmetrics import Metric, MetricCollection
 
 from musicgen.data.records import LeadSheet
 from musicgen.metrics import functional as F
-from musicgen.metrics.ngrams import NGramIndex, record_codes
+from musicgen.metrics.ngrams import NGramIndex
 
 
 class _RecordMetric(Metric):
@@ -112,23 +112,23 @@ class Plagiarism(_RecordMetric):
 
 
 class RepetitionRate(_RecordMetric):
-    """Consecutive repeated (pitch, duration) events / consecutive event pairs, pooled."""
+    """Consecutive notes repeating pitch and duration / consecutive note pairs, pooled."""
 
     higher_is_better = False
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._count_state("repeated_pairs")
-        self._count_state("event_pairs")
+        self._count_state("note_pairs")
 
     def update(self, records: Sequence[F.Record]) -> None:
         for record in records:
-            repeats, pairs = F.repetition_counts(record_codes(record, "pitch_duration").tolist())
+            repeats, pairs = F.repetition_counts(F.note_tokens(record))
             self.repeated_pairs += repeats
-            self.event_pairs += pairs
+            self.note_pairs += pairs
 
     def compute(self) -> torch.Tensor:
-        return self.repeated_pairs.double() / self.event_pairs
+        return self.repeated_pairs.double() / self.note_pairs
 
 
 class MusicMetrics(MetricCollection):

@@ -29,6 +29,11 @@ Kind = Literal["interval", "pitch_duration"]
 KINDS: tuple[str, ...] = ("interval", "pitch_duration")
 DURATION_GRID = 48
 """Default steps per beat for durations: exact for 24, 16, 12, 8, 6, 4 and 3 ticks per beat."""
+DEFAULT_N = {"interval": 6, "pitch_duration": 4}
+"""Chosen on the Weimar Jazz Database (40 held-out 4/4 solos against the other 395): short
+interval n-grams are common property (n=4: 89% of a human solo's are found, and still 79% once
+its intervals are shuffled), while at n=6 copying stands out (human 39%, shuffled 10%).
+A (pitch, duration) 4-gram is already specific (human 12%, shuffled 0.4%)."""
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
@@ -95,9 +100,15 @@ class NGramIndex:
         return cls(np.concatenate(parts) if parts else np.empty(0, np.uint64), n, kind, grid)
 
     @classmethod
-    def from_records(cls, records: Iterable[LeadSheet | PianoScore], kind: Kind, n: int,
-                     grid: int = DURATION_GRID) -> NGramIndex:
-        """Index training records; pass the transposed copies too if the model saw them."""
+    def from_records(cls, records: Iterable[LeadSheet | PianoScore], kind: Kind,
+                     n: int | None = None, grid: int = DURATION_GRID) -> NGramIndex:
+        """Index training records (n defaults to ``DEFAULT_N[kind]``).
+
+        Pass the transposed copies too if the model saw them.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown n-gram kind {kind!r}; expected one of {KINDS}")
+        n = DEFAULT_N[kind] if n is None else n
         return cls.build((record_codes(r, kind, grid) for r in records), n, kind, grid)
 
     def __len__(self) -> int:
