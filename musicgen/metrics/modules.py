@@ -158,5 +158,8 @@ class MusicMetrics(MetricCollection):
             metrics["polyphony"] = PieceMean(F.polyphony)
         metrics["repetition_rate"] = RepetitionRate()
         for index in ngram_indexes:
-            metrics[f"plagiarism_{index.kind}_{index.n}"] = Plagiarism(index)
+            name = f"plagiarism_{index.kind}_{index.n}"
+            if name in metrics:
+                raise ValueError(f"two n-gram indexes would both be logged as {name!r}")
+            metrics[name] = Plagiarism(index)
         super().__init__(metrics, prefix=prefix, compute_groups=False)
