@@ -20,14 +20,19 @@ def render_all(
     stem: str,
     formats: Iterable[str] = FORMATS,
     tempo: float = 120,
+    comping: bool = True,
 ) -> dict[str, Path]:
-    """Write ``out_dir/stem.<format>`` for each format; returns format -> path."""
+    """Write ``out_dir/stem.<format>`` for each format; returns format -> path.
+
+    ``comping`` adds a lead sheet's chords to its MIDI and WAV (piano scores ignore it)."""
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown render format(s) {unknown}; valid: {', '.join(FORMATS)}")
     if not isinstance(record, LeadSheet | PianoScore):
-        raise TypeError(f"cannot render a {type(record).__name__}; expected LeadSheet or PianoScore")
+        raise TypeError(
+            f"cannot render a {type(record).__name__}; expected LeadSheet or PianoScore"
+        )
     out = Path(out_dir)
     sheet = isinstance(record, LeadSheet)
     paths: dict[str, Path] = {}
@@ -36,8 +41,10 @@ def render_all(
         if fmt == "mid":
             from musicgen.render.midi import lead_sheet_to_midi, score_to_midi
 
-            to_midi = lead_sheet_to_midi if sheet else score_to_midi
-            paths[fmt] = to_midi(record, path, tempo=tempo)
+            if sheet:
+                paths[fmt] = lead_sheet_to_midi(record, path, tempo=tempo, comping=comping)
+            else:
+                paths[fmt] = score_to_midi(record, path, tempo=tempo)
         elif fmt == "musicxml":
             from musicgen.render.musicxml import lead_sheet_to_musicxml, score_to_musicxml
 
@@ -50,5 +57,5 @@ def render_all(
         else:
             from musicgen.render.audio import render_wav
 
-            paths[fmt] = render_wav(record, path, tempo=tempo)
+            paths[fmt] = render_wav(record, path, tempo=tempo, comping=comping)
     return paths

@@ -24,11 +24,11 @@ PEAK = 0.9
 
 
 def to_pretty_midi(
-    record: LeadSheet | PianoScore, tempo: float = 120.0
+    record: LeadSheet | PianoScore, tempo: float = 120.0, comping: bool = True
 ) -> pretty_midi.PrettyMIDI:
-    """Lead sheets get their chord comping so the harmony is heard."""
+    """Lead sheets get their chord comping (unless turned off) so the harmony is heard."""
     if isinstance(record, LeadSheet):
-        return lead_sheet_to_pretty_midi(record, tempo, comping=True)
+        return lead_sheet_to_pretty_midi(record, tempo, comping=comping)
     return score_to_pretty_midi(record, tempo)
 
 
@@ -43,7 +43,8 @@ def _num_samples(
 def num_samples(
     record: LeadSheet | PianoScore, tempo: float = 120.0, sample_rate: int = 22050
 ) -> int:
-    """Length of the built-in synth's output: the record's end plus the release tail."""
+    """Length of the built-in synth's output: the record's end (a lead sheet's end is its last
+    chord beat or note, whichever is later) plus the release tail."""
     return _num_samples(record, to_pretty_midi(record, tempo), tempo, sample_rate)
 
 
@@ -105,9 +106,10 @@ def render_wav(
     tempo: float = 120.0,
     sample_rate: int = 22050,
     soundfont: str | Path | None = None,
+    comping: bool = True,
 ) -> Path:
-    """Render a record to a WAV file (FluidSynth if ``soundfont`` works, else the built-in synth)."""
-    midi = to_pretty_midi(record, tempo)
+    """Render a record to WAV: FluidSynth if ``soundfont`` works, else the built-in synth."""
+    midi = to_pretty_midi(record, tempo, comping)
     samples = _fluidsynth(midi, sample_rate, soundfont) if soundfont is not None else None
     if samples is None:
         samples = synthesize(midi, _num_samples(record, midi, tempo, sample_rate), sample_rate)

@@ -12,7 +12,7 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
-from music21 import clef, expressions, harmony, layout, meter, note, stream, tempo
+from music21 import clef, expressions, harmony, layout, metadata, meter, note, stream, tempo
 
 from musicgen.data.records import REST, LeadSheet, PianoScore
 
@@ -154,7 +154,7 @@ def score_parts(score: PianoScore, bpm: float = 120) -> list[stream.PartStaff]:
 
 def lead_sheet_to_musicxml(sheet: LeadSheet, path: str | Path, tempo: float = 120) -> Path:
     """Write a lead sheet as MusicXML: melody on one staff, chord symbols above it."""
-    return _write(stream.Score([lead_sheet_part(sheet, tempo)]), path)
+    return _write(stream.Score([lead_sheet_part(sheet, tempo)]), path, sheet.id)
 
 
 def score_to_musicxml(score: PianoScore, path: str | Path, tempo: float = 120) -> Path:
@@ -162,10 +162,11 @@ def score_to_musicxml(score: PianoScore, path: str | Path, tempo: float = 120) -
     staves = score_parts(score, tempo)
     result = stream.Score(staves)
     result.insert(0, layout.StaffGroup(staves, symbol="brace"))
-    return _write(result, path)
+    return _write(result, path, score.id)
 
 
-def _write(score: stream.Score, path: str | Path) -> Path:
+def _write(score: stream.Score, path: str | Path, title: str) -> Path:
+    score.insert(0, metadata.Metadata(title=title))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     score.write("musicxml", fp=str(path))

@@ -56,11 +56,20 @@ def plot_piano_roll(
     ax = fig.add_subplot()
     for onset, duration, pitch in notes:
         ax.add_patch(
-            Rectangle((onset, pitch - 0.4), duration, 0.8, facecolor="tab:blue", edgecolor="navy", zorder=2)
+            Rectangle(
+                (onset, pitch - 0.4),
+                duration,
+                0.8,
+                facecolor="tab:blue",
+                edgecolor="navy",
+                zorder=2,
+            )
         )
     for beat in range(int(end) + 1):
         is_bar = beat % beats_per_bar == 0
-        ax.axvline(beat, color="0.3" if is_bar else "0.85", linewidth=1.0 if is_bar else 0.5, zorder=1)
+        ax.axvline(
+            beat, color="0.3" if is_bar else "0.85", linewidth=1.0 if is_bar else 0.5, zorder=1
+        )
     if is_sheet:
         for beat, symbol in _chord_labels(record.chords):
             ax.text(beat + 0.05, high + 0.5, symbol, fontsize=8, va="bottom", clip_on=False)

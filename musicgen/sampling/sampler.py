@@ -1,4 +1,4 @@
-"""The Sampler: one decoding strategy (transform, temperature, top-k/top-p, chord bias) as an object.
+"""The Sampler: one decoding strategy (transform, temperature, top-k/top-p, chord bias).
 
 Hydra builds it from ``conf/sampler/*.yaml``; the generation engine calls ``sample`` (or
 ``weights`` for beam search) once per step. Chord-aware decoding is an additive logit bias,

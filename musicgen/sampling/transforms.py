@@ -155,7 +155,7 @@ so temperature has no effect on them (tests check this against the formulas)."""
 
 
 def transform_table() -> str:
-    """The transforms as a Markdown table (name, formula, negatives, whether temperature matters)."""
+    """Markdown table of the transforms: name, formula, negatives rule, temperature effect."""
     rows = ["| name | weight | negatives | temperature |", "| --- | --- | --- | --- |"]
     for name, fn in TRANSFORMS.items():
         formula, negatives = (line.strip() for line in fn.__doc__.split("\n\n", 1))
