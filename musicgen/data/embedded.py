@@ -142,15 +142,13 @@ class ChoraleLeadSheetSource(_ChoraleSource):
         on, off, pitch = chorale["voices"][0]
         end = max(v[1].max() for v in chorale["voices"] if len(v[1]))
         num_beats = math.ceil(end / beats_per_bar - 1e-9) * beats_per_bar
-        pitches, durations, _ = quantize_melody(on, off, pitch, ticks_per_beat=self.ticks_per_beat)
-        span = num_beats * self.ticks_per_beat
-        if durations.sum() < span:
-            pitches = np.append(pitches, 0)
-            durations = np.append(durations, span - durations.sum())
+        melody = quantize_melody(
+            on, off, pitch, ticks_per_beat=self.ticks_per_beat, total_ticks=num_beats * self.ticks_per_beat
+        )
         return LeadSheet(
             id=chorale["id"],
-            pitches=pitches,
-            durations=durations,
+            pitches=melody.pitches,
+            durations=melody.durations,
             chords=tuple(_beat_chords(chorale["voices"][1:], num_beats)),
             ticks_per_beat=self.ticks_per_beat,
             beats_per_bar=beats_per_bar,
