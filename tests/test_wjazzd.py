@@ -1,9 +1,11 @@
+import json
 import sqlite3
 
 import numpy as np
 import pytest
 
 from musicgen.data.records import REST
+from musicgen.data.stats import main as stats_main
 from musicgen.data.wjazzd import (
     WJazzDError,
     WJazzDSource,
@@ -171,6 +173,14 @@ def test_fingerprint_follows_file_content_and_settings(tiny_db, tmp_path):
     assert WJazzDSource(tiny_db).fingerprint() == base
     assert WJazzDSource(other).fingerprint() != base
     assert WJazzDSource(tiny_db, ticks_per_beat=12).fingerprint() != base
+
+
+def test_stats_command_prints_the_source_report_as_json(tiny_db, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MUSICGEN_CACHE_DIR", str(tmp_path / "cache"))
+    stats_main(["data=wjazzd", f"data.source.path={tiny_db}", "data.source.max_choruses=null"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["source"]["solos"] == 3
+    assert report["source"]["solos_skipped_beats_not_in_signature"] == [4]
 
 
 # -- the shared database ------------------------------------------------------------------------
