@@ -28,7 +28,14 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Mu
         raise FileNotFoundError(f"no checkpoint file at {path}")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+    except (
+        OSError,
+        RuntimeError,
+        EOFError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        ValueError,
+    ) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ValueError(
             f"{path}: cannot read checkpoint (truncated or corrupt file?): {reason}"

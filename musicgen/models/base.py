@@ -30,12 +30,12 @@ class MusicModel(L.LightningModule):
     """Shared Lightning glue; subclasses call ``save_hyperparameters()`` and define the loss.
 
     Hyperparameters read here: ``optimizer``, ``lr``, ``weight_decay``, ``schedule`` and, when
-    present, ``betas`` and ``warmup_steps``. Throughput is the number of non-pad input tokens
-    a training step read, divided by the wall time between consecutive steps.
+    present, ``betas`` and ``warmup_steps``. Throughput is the number of real (non-pad) tokens
+    a training step processed, divided by the wall time between consecutive steps.
     """
 
     def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
-        """(mean loss over the batch, number of non-pad input tokens it read)."""
+        """(mean loss over the batch, number of real tokens it processed)."""
         raise NotImplementedError(f"{type(self).__name__} must define loss_and_tokens")
 
     @staticmethod

@@ -252,5 +252,5 @@ class JazzGPT(MusicModel):
             ignore_index=PAD_ID,
             label_smoothing=self.hparams.label_smoothing,
         )
-        tokens = (chords != PAD_ID).sum() + (melody[:, :-1] != PAD_ID).sum()
+        tokens = (chords != PAD_ID).sum() + (target != PAD_ID).sum()  # read + predicted
         return loss, tokens

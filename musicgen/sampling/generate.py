@@ -1,0 +1,409 @@
+"""The generation engine: batched, reproducible decoding for every musicgen model.
+
+JazzGPT melodies: the encoder runs once, the decoder advances one token per step with its
+key/value cache, and finished samples leave the batch. Sequence models (MAR-Y, LSTM) re-read
+their last ``context`` tokens each step. Either way each sample draws from its own
+``torch.Generator`` seeded with ``seed + i``, so sample i of a batch is exactly the single
+sample generated with seed ``seed + i``: batching never changes what a seed produces.
+
+A sampler with ``beam_width > 1`` switches to beam search (length-normalised log-probability,
+scored on the sampler's ``weights`` when it has them, so temperature and top-k/top-p still
+shape the search).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from musicgen.data.records import REST, melody_token, parse_melody_token
+from musicgen.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
+
+PAD_ID, BOS_ID, EOS_ID = SPECIALS.index(PAD), SPECIALS.index(BOS), SPECIALS.index(EOS)
+MELODY_BANNED = [SPECIALS.index(t) for t in (PAD, BOS, UNK)]
+SEQUENCE_BANNED = list(range(len(SPECIALS)))
+
+
+@dataclass(frozen=True)
+class MelodyState:
+    """What a ``token_filter`` sees at each melody step; row j describes row j of the logits.
+
+    ``onset_ticks[j]`` is the tick (from beat 0) where the token being chosen would start, so
+    its chord is ``chords[j][onset_ticks[j] // ticks_per_beat]`` (also given as
+    ``current_chords[j]``). ``samples[j]`` is the output index of that row: rows leave the batch
+    as they finish, and beams share their sample's index.
+    """
+
+    step: int
+    samples: list[int]
+    onset_ticks: Tensor  # Long[B]
+    span_ticks: Tensor  # Long[B], len(chords) * ticks_per_beat
+    chords: list[list[str]]
+    current_chords: list[str]
+    ticks_per_beat: int
+    melody_vocab: list[str]
+
+
+TokenFilter = Callable[[Tensor, MelodyState], Tensor]
+
+
+def sample_generators(seed: int, count: int, device: torch.device) -> list[torch.Generator]:
+    """One generator per sample, seeded ``seed + i``: sample i never depends on the batch."""
+    return [torch.Generator(device=device).manual_seed(seed + i) for i in range(count)]
+
+
+def token_durations(melody_vocab: Sequence[str]) -> list[int]:
+    """Ticks of each melody token (0 for specials); names a token that is not pitch:ticks."""
+    return [0 if t in SPECIALS else parse_melody_token(t)[1] for t in melody_vocab]
+
+
+def melody_strings(ids: Sequence[int], vocab: Sequence[str], span: int) -> list[str]:
+    """Token ids -> strings that fill exactly ``span`` ticks.
+
+    The note that crosses the end is cut there; a melody that stops early (``<eos>`` or the
+    token limit) is completed with a rest, so every melody lines up with its chords.
+    """
+    out: list[str] = []
+    onset = 0
+    for i in ids:
+        if i == EOS_ID or onset >= span:
+            break
+        pitch, ticks = parse_melody_token(vocab[i])
+        ticks = min(ticks, span - onset)
+        out.append(melody_token(pitch, ticks))
+        onset += ticks
+    if onset < span:
+        if out and parse_melody_token(out[-1])[0] == REST:
+            onset -= parse_melody_token(out.pop())[1]
+        out.append(melody_token(REST, span - onset))
+    return out
+
+
+def _as_progressions(chords: Sequence[Sequence[str]] | Sequence[str]) -> list[list[str]]:
+    progressions = (
+        [list(chords)] if chords and isinstance(chords[0], str) else [list(c) for c in chords]
+    )
+    if not progressions or any(not p for p in progressions):
+        raise ValueError("generate_melodies: every chord progression needs at least one chord")
+    return progressions
+
+
+def _pad_rows(rows: Sequence[Sequence[int]], device: torch.device, left: bool = False) -> Tensor:
+    """Rows of ids in one tensor, padded with the pad id on the right (or the left)."""
+    width = max(len(r) for r in rows)
+    out = torch.full((len(rows), width), PAD_ID, dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            columns = slice(width - len(r), width) if left else slice(0, len(r))
+            out[i, columns] = torch.as_tensor(r, dtype=torch.long)
+    return out.to(device)
+
+
+def _check_rows(logits: Tensor, step: int) -> None:
+    dead = torch.isneginf(logits).all(dim=-1)
+    if bool(dead.any()):
+        row = int(dead.nonzero()[0, 0])
+        raise ValueError(
+            f"step {step}: every token of row {row} is masked (check the token_filter)"
+        )
+
+
+def _sample_rows(
+    sampler, logits: Tensor, generators: list[torch.Generator], bias: Tensor | None
+) -> Tensor:
+    """One draw per row with that row's own generator, so rows never share random numbers."""
+    picks = []
+    for j, generator in enumerate(generators):
+        kwargs = {} if bias is None else {"bias": bias[j : j + 1]}
+        picks.append(sampler.sample(logits[j : j + 1], generator, **kwargs))
+    return torch.cat(picks)
+
+
+def _log_weights(sampler, logits: Tensor, bias: Tensor | None) -> Tensor:
+    if sampler is not None and hasattr(sampler, "weights"):
+        return sampler.weights(logits, bias).log()
+    return torch.log_softmax(logits if bias is None else logits + bias, dim=-1)
+
+
+class _MelodySteps:
+    """The per-step logits pipeline for melodies: mask specials, filter, chord bias."""
+
+    def __init__(self, model, chords, sampler, token_filter, max_tokens: int):
+        if max_tokens >= model.hparams.max_len:
+            raise ValueError(
+                f"max_tokens={max_tokens} must be below the model's max_len={model.hparams.max_len}"
+            )
+        self.sampler, self.token_filter = sampler, token_filter
+        self.progressions = _as_progressions(chords)
+        self.vocab: list[str] = list(model.hparams.melody_vocab)
+        info = model.hparams.get("data_info") or {}
+        if "ticks_per_beat" not in info:
+            raise ValueError("the model's data_info has no ticks_per_beat: cannot measure melodies")
+        self.tpb = int(info["ticks_per_beat"])
+        self.durations = token_durations(self.vocab)
+
+    def logits(self, raw: Tensor, step: int, samples: list[int], onsets: list[int]):
+        """(filtered logits [B, V] in float32, chord bias [B, V] or None) for the given rows."""
+        logits = raw.float()
+        logits[:, MELODY_BANNED] = float("-inf")
+        chords = [self.progressions[s] for s in samples]
+        current = [c[min(o // self.tpb, len(c) - 1)] for c, o in zip(chords, onsets, strict=True)]
+        if self.token_filter is not None:
+            state = MelodyState(
+                step=step,
+                samples=samples,
+                onset_ticks=torch.tensor(onsets, device=logits.device),
+                span_ticks=torch.tensor([len(c) * self.tpb for c in chords], device=logits.device),
+                chords=chords,
+                current_chords=current,
+                ticks_per_beat=self.tpb,
+                melody_vocab=self.vocab,
+            )
+            logits = self.token_filter(logits, state)
+        _check_rows(logits, step)
+        bias = None
+        if self.sampler is not None and hasattr(self.sampler, "chord_bias"):
+            bias = self.sampler.chord_bias(self.vocab, current)
+            bias = None if bias is None else bias.to(logits.device)
+        return logits, bias
+
+
+@torch.inference_mode()
+def generate_melodies(
+    model,
+    chords: Sequence[Sequence[str]] | Sequence[str],
+    sampler,
+    num_samples: int = 1,
+    max_tokens: int = 1024,
+    seed: int = 0,
+    use_cache: bool = True,
+    token_filter: TokenFilter | None = None,
+) -> list[list[str]]:
+    """Melodies (token strings, no specials) over one progression or several.
+
+    ``chords`` is one chord symbol per beat, or a list of such progressions; the result holds
+    ``num_samples`` melodies per progression, progression by progression. Each melody fills its
+    progression's span exactly (see ``melody_strings``). Unknown chord symbols are read as
+    ``<unk>``. ``token_filter(logits [B, V], MelodyState) -> logits`` may edit each step's
+    logits after the specials are masked. ``use_cache=False`` re-decodes the whole prefix at
+    each step (for benchmarks and tests; same result, slower).
+    """
+    width = int(getattr(sampler, "beam_width", 1))
+    if width > 1:
+        return beam_search_melodies(
+            model, chords, width, sampler, num_samples, max_tokens, token_filter
+        )
+    steps = _MelodySteps(model, chords, sampler, token_filter, max_tokens)
+    with _eval_mode(model):
+        return _sample_melodies(model, steps, num_samples, max_tokens, seed, use_cache)
+
+
+@torch.inference_mode()
+def beam_search_melodies(
+    model,
+    chords: Sequence[Sequence[str]] | Sequence[str],
+    width: int,
+    sampler=None,
+    num_samples: int = 1,
+    max_tokens: int = 1024,
+    token_filter: TokenFilter | None = None,
+) -> list[list[str]]:
+    """The ``num_samples`` best of ``width`` beams per progression, best first.
+
+    Beams are ranked by log-probability divided by their length (``<eos>`` included), scored on
+    ``sampler.weights`` when the sampler has them and on the model's softmax otherwise. Width 1
+    is greedy decoding.
+    """
+    if not 1 <= num_samples <= width:
+        raise ValueError(f"beam search returns 1 to beam_width={width} melodies, not {num_samples}")
+    steps = _MelodySteps(model, chords, sampler, token_filter, max_tokens)
+    with _eval_mode(model):
+        return _beam_melodies(model, steps, width, num_samples, max_tokens)
+
+
+@contextmanager
+def _eval_mode(model) -> Iterator[None]:
+    """Dropout off while generating, and the caller's train/eval mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _encode_progressions(
+    model, progressions: list[list[str]], repeat: int
+) -> tuple[Tensor, Tensor]:
+    device = next(model.parameters()).device
+    ids = Vocabulary(model.hparams.chord_vocab).encode
+    chords = _pad_rows([ids(p) for p in progressions], device).repeat_interleave(repeat, dim=0)
+    return model.encode(chords)
+
+
+def _sample_melodies(model, steps: _MelodySteps, num_samples, max_tokens, seed, use_cache):
+    rows = [p for p in range(len(steps.progressions)) for _ in range(num_samples)]
+    memory, memory_mask = _encode_progressions(model, steps.progressions, num_samples)
+    device = memory.device
+    generators = sample_generators(seed, len(rows), device)
+    spans = [len(steps.progressions[p]) * steps.tpb for p in rows]
+    outputs: list[list[int]] = [[] for _ in rows]
+    onsets = [0] * len(rows)
+    active = list(range(len(rows)))  # output index of each batch row still generating
+    prefix = torch.full((len(rows), 1), BOS_ID, dtype=torch.long, device=device)
+    cache = None
+    for step in range(max_tokens):
+        if use_cache:
+            raw, cache = model.decode(prefix[:, -1:], memory, memory_mask, cache)
+        else:
+            raw, _ = model.decode(prefix, memory, memory_mask)
+        logits, bias = steps.logits(
+            raw[:, -1], step, [rows[i] for i in active], [onsets[i] for i in active]
+        )
+        picks = _sample_rows(steps.sampler, logits, [generators[i] for i in active], bias).tolist()
+        keep = []
+        for j, (i, token) in enumerate(zip(active, picks, strict=True)):
+            outputs[i].append(token)
+            onsets[i] += steps.durations[token]
+            if token != EOS_ID and onsets[i] < spans[i]:
+                keep.append(j)
+        if not keep:
+            break
+        prefix = torch.cat([prefix, torch.tensor(picks, device=device)[:, None]], dim=1)
+        if len(keep) < len(active):
+            index = torch.tensor(keep, device=device)
+            prefix, memory, memory_mask = prefix[index], memory[index], memory_mask[index]
+            cache = cache.select(index) if cache is not None else None
+            active = [active[j] for j in keep]
+    return [
+        melody_strings(ids, steps.vocab, span) for ids, span in zip(outputs, spans, strict=True)
+    ]
+
+
+def _beam_melodies(model, steps: _MelodySteps, width, num_samples, max_tokens):
+    R, W = len(steps.progressions), width
+    memory, memory_mask = _encode_progressions(model, steps.progressions, W)
+    device = memory.device
+    durations = torch.tensor(steps.durations, device=device)
+    spans = torch.tensor([len(p) * steps.tpb for p in steps.progressions], device=device)[:, None]
+    scores = torch.full((R, W), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # one live beam at first, or all W beams would pick the same tokens
+    lengths = torch.zeros(R, W, dtype=torch.long, device=device)
+    onsets = torch.zeros(R, W, dtype=torch.long, device=device)
+    done = torch.zeros(R, W, dtype=torch.bool, device=device)
+    tokens = torch.empty(R * W, 0, dtype=torch.long, device=device)
+    last = torch.full((R * W, 1), BOS_ID, dtype=torch.long, device=device)
+    samples = [r for r in range(R) for _ in range(W)]
+    cache = None
+    for step in range(max_tokens):
+        raw, cache = model.decode(last, memory, memory_mask, cache)
+        logits, bias = steps.logits(raw[:, -1], step, samples, onsets.view(-1).tolist())
+        logp = _log_weights(steps.sampler, logits, bias).view(R, W, -1)
+        candidates = scores[..., None] + logp
+        # A finished beam offers one candidate, itself, at its final score (token ignored).
+        candidates = torch.where(done[..., None], float("-inf"), candidates)
+        candidates[..., EOS_ID] = torch.where(done, scores, candidates[..., EOS_ID])
+        new_lengths = lengths + (~done).long()
+        normalised = (candidates / new_lengths[..., None]).view(R, -1)
+        V = logp.shape[-1]
+        best = normalised.topk(W, dim=-1).indices
+        beam, token = best // V, best % V
+        scores = candidates.view(R, -1).gather(1, best)
+        lengths, onsets = new_lengths.gather(1, beam), onsets.gather(1, beam)
+        was_done = done.gather(1, beam)
+        onsets = onsets + torch.where(was_done, 0, durations[token])
+        done = was_done | (token == EOS_ID) | (onsets >= spans)
+        rows = (torch.arange(R, device=device)[:, None] * W + beam).view(-1)
+        token = torch.where(was_done, PAD_ID, token)
+        tokens = torch.cat([tokens[rows], token.view(-1, 1)], dim=1)
+        cache = cache.select(rows)
+        last = token.view(-1, 1)
+        if bool(done.all()):
+            break
+    order = (scores / lengths.clamp(min=1)).argsort(dim=-1, descending=True)
+    result = []
+    for r in range(R):
+        span = len(steps.progressions[r]) * steps.tpb
+        for b in order[r, :num_samples].tolist():
+            ids = [t for t in tokens[r * W + b].tolist() if t != PAD_ID]
+            result.append(melody_strings(ids, steps.vocab, span))
+    return result
+
+
+@torch.inference_mode()
+def generate_sequences(
+    model,
+    primers: Sequence[Sequence[int]],
+    sampler,
+    num_tokens: int,
+    seed: int = 0,
+) -> list[list[int]]:
+    """``num_tokens`` new token ids after each primer (the primers are not repeated).
+
+    Every primer is read after ``<bos>``, as sequences start in training, so an empty primer is
+    a piece's opening. Specials are never emitted. A sampler with ``beam_width > 1`` returns the
+    best beam per primer.
+    """
+    width = int(getattr(sampler, "beam_width", 1))
+    if width > 1:
+        return beam_search_sequences(model, primers, width, num_tokens, sampler)
+    _check_primers(primers)
+    with _eval_mode(model):
+        return _sample_sequences(model, primers, sampler, num_tokens, seed)
+
+
+@torch.inference_mode()
+def beam_search_sequences(
+    model, primers: Sequence[Sequence[int]], width: int, num_tokens: int, sampler=None
+) -> list[list[int]]:
+    """The best of ``width`` beams after each primer (width 1 is greedy decoding)."""
+    if width < 1:
+        raise ValueError(f"beam width must be >= 1, got {width}")
+    _check_primers(primers)
+    with _eval_mode(model):
+        return _beam_sequences(model, primers, sampler, num_tokens, width)
+
+
+def _check_primers(primers: Sequence[Sequence[int]]) -> None:
+    if not primers:
+        raise ValueError("generate_sequences: give at least one primer (an empty list is fine)")
+
+
+def _sequence_logits(model, windows: Tensor) -> Tensor:
+    logits = model(windows[:, -model.hparams.context :]).float()
+    logits[:, SEQUENCE_BANNED] = float("-inf")
+    return logits
+
+
+def _sample_sequences(model, primers, sampler, num_tokens, seed):
+    device = next(model.parameters()).device
+    windows = _pad_rows([[BOS_ID, *p] for p in primers], device, left=True)
+    generators = sample_generators(seed, len(primers), device)
+    for _ in range(num_tokens):
+        picks = _sample_rows(sampler, _sequence_logits(model, windows), generators, None)
+        windows = torch.cat([windows, picks[:, None]], dim=1)
+    return windows[:, windows.shape[1] - num_tokens :].tolist()
+
+
+def _beam_sequences(model, primers, sampler, num_tokens, width):
+    device = next(model.parameters()).device
+    R, W = len(primers), width
+    windows = _pad_rows([[BOS_ID, *p] for p in primers], device, left=True).repeat_interleave(
+        W, dim=0
+    )
+    scores = torch.full((R, W), float("-inf"), device=device)
+    scores[:, 0] = 0.0
+    for _ in range(num_tokens):
+        logp = _log_weights(sampler, _sequence_logits(model, windows), None).view(R, W, -1)
+        V = logp.shape[-1]
+        # Every beam has the same length, so normalising by it would not change the ranking.
+        best = (scores[..., None] + logp).view(R, -1).topk(W, dim=-1)
+        scores = best.values
+        rows = (torch.arange(R, device=device)[:, None] * W + best.indices // V).view(-1)
+        windows = torch.cat([windows[rows], (best.indices % V).view(-1, 1)], dim=1)
+    top = windows.view(R, W, -1)[torch.arange(R, device=device), scores.argmax(dim=-1)]
+    return top[:, top.shape[1] - num_tokens :].tolist()

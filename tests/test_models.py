@@ -1,0 +1,338 @@
+"""JazzGPT, MAR-Y and the LSTM baseline: shapes, masking, the KV cache, learning, checkpoints."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from musicgen.data.vocab import SPECIALS
+from musicgen.models import JazzGPT, LSTMBaseline, Mary, load_model
+from musicgen.models.base import cosine_with_warmup, right_align
+
+CHORDS = [*SPECIALS, "C7", "F7", "G7", "D-7"]
+MELODY = [*SPECIALS, *(f"{p}:{d}" for p in (0, 60, 62, 64, 65, 67) for d in (6, 12, 24))]
+PIANO = [*SPECIALS, *(str(i) for i in range(20))]
+INFO = {"ticks_per_beat": 24, "beats_per_bar": 4}
+
+
+def tiny_jazzgpt(**kw) -> JazzGPT:
+    torch.manual_seed(0)
+    sizes = dict(d_model=32, n_heads=4, enc_layers=2, dec_layers=2, d_ff=64, max_len=64)
+    return JazzGPT(CHORDS, MELODY, INFO, **{**sizes, **kw})
+
+
+def tiny_mary(**kw) -> Mary:
+    torch.manual_seed(0)
+    sizes = dict(context=8, blocks=2, embed_dim=16, hidden=16, dense=16, attention_units=8)
+    return Mary(PIANO, {"kind": "piano"}, **{**sizes, **kw})
+
+
+def tiny_lstm(**kw) -> LSTMBaseline:
+    torch.manual_seed(0)
+    sizes = dict(context=8, embed_dim=16, hidden=16, layers=2, dense=16)
+    return LSTMBaseline(PIANO, {"kind": "piano"}, **{**sizes, **kw})
+
+
+def jazz_batch(seed: int = 1, batch: int = 4) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    chords = torch.randint(4, len(CHORDS), (batch, 6), generator=g)
+    melody = torch.randint(4, len(MELODY), (batch, 10), generator=g)
+    melody[:, 0] = 1  # <bos>
+    melody[:, -1] = 2  # <eos>
+    melody[0, 6:] = 0  # a shorter melody, padded
+    melody[0, 5] = 2
+    chords[0, 4:] = 0  # and a shorter progression
+    return {"chords": chords, "melody": melody}
+
+
+def sequence_batch(seed: int = 1, batch: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(4, len(PIANO), (batch, 8), generator=g)
+    y = torch.randint(4, len(PIANO), (batch,), generator=g)
+    return x, y
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run faster on one thread than fighting other processes for two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+SEQUENCE_MODELS = {
+    "mary-additive": tiny_mary,
+    "mary-dot": lambda **kw: tiny_mary(attention="dot", **kw),
+    "mary-width": lambda **kw: tiny_mary(attention_width=4, **kw),
+    "lstm": tiny_lstm,
+    "lstm-scalar": lambda **kw: tiny_lstm(input="scalar", **kw),
+}
+
+
+def test_jazzgpt_gives_one_logit_row_per_melody_input_position():
+    model = tiny_jazzgpt().eval()
+    batch = jazz_batch()
+    logits = model(batch["chords"], batch["melody"][:, :-1])
+    assert logits.shape == (4, 9, len(MELODY))
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_sequence_models_give_one_logit_row_per_window(name):
+    model = SEQUENCE_MODELS[name]().eval()
+    x, _ = sequence_batch()
+    assert model(x).shape == (12, len(PIANO))
+
+
+@pytest.mark.parametrize("pos_encoding", ["sinusoidal", "learned"])
+def test_jazzgpt_output_at_step_t_ignores_later_melody_tokens(pos_encoding):
+    model = tiny_jazzgpt(pos_encoding=pos_encoding).eval()
+    batch = jazz_batch()
+    changed = batch["melody"].clone()
+    changed[:, 5:] = torch.randint(4, len(MELODY), changed[:, 5:].shape)
+    before = model(batch["chords"], batch["melody"])
+    after = model(batch["chords"], changed)
+    torch.testing.assert_close(before[:, :5], after[:, :5], atol=1e-5, rtol=0)
+    assert not torch.allclose(before[:, 5:], after[:, 5:])
+
+
+def test_jazzgpt_chord_padding_leaves_real_positions_unchanged():
+    model = tiny_jazzgpt().eval()
+    batch = jazz_batch()
+    padded = F.pad(batch["chords"], (0, 7))
+    memory, mask = model.encode(batch["chords"])
+    memory_padded, _ = model.encode(padded)
+    real = mask[:, 0, 0]
+    torch.testing.assert_close(memory_padded[:, :6][real], memory[real], atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        model(padded, batch["melody"]), model(batch["chords"], batch["melody"]), atol=1e-5, rtol=0
+    )
+
+
+@pytest.mark.parametrize("pos_encoding", ["sinusoidal", "learned"])
+@pytest.mark.parametrize("chunks", [(1,) * 10, (3, 1, 4, 2)])
+def test_jazzgpt_incremental_decoding_with_the_cache_equals_a_full_forward(pos_encoding, chunks):
+    model = tiny_jazzgpt(pos_encoding=pos_encoding).eval()
+    batch = jazz_batch()
+    full = model(batch["chords"], batch["melody"])
+    memory, mask = model.encode(batch["chords"])
+    cache, pieces, start = None, [], 0
+    for size in chunks:
+        logits, cache = model.decode(batch["melody"][:, start : start + size], memory, mask, cache)
+        pieces.append(logits)
+        start += size
+    assert cache.length == 10
+    torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=0)
+
+
+def test_jazzgpt_decoding_past_max_len_names_the_limit():
+    model = tiny_jazzgpt(max_len=8).eval()
+    batch = jazz_batch()
+    with pytest.raises(ValueError, match="max_len=8"):
+        model(batch["chords"], batch["melody"])
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_sequence_models_read_a_left_padded_window_as_the_short_window_itself(name):
+    model = SEQUENCE_MODELS[name]().eval()
+    x, _ = sequence_batch()
+    short = x[:3, 3:]  # 5 real tokens
+    padded = F.pad(short, (3, 0))
+    torch.testing.assert_close(model(padded), model(short), atol=1e-5, rtol=0)
+    mixed = torch.cat([padded, x[3:6]])  # short and full windows in one batch
+    torch.testing.assert_close(model(mixed)[:3], model(short), atol=1e-5, rtol=0)
+    torch.testing.assert_close(model(mixed)[3:], model(x[3:6]), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_sequence_models_read_only_the_last_context_tokens(name):
+    model = SEQUENCE_MODELS[name]().eval()
+    x, _ = sequence_batch()
+    longer = torch.cat([torch.randint(4, len(PIANO), (12, 5)), x], dim=1)
+    torch.testing.assert_close(model(longer), model(x))
+
+
+@pytest.mark.parametrize("name", ["mary-additive", "lstm"])
+def test_a_window_of_only_padding_is_refused_with_a_hint(name):
+    model = SEQUENCE_MODELS[name]().eval()
+    with pytest.raises(ValueError, match="bos"):
+        model(torch.zeros(1, 8, dtype=torch.long))
+
+
+def test_right_align_moves_left_padding_after_the_tokens():
+    x = torch.tensor([[0, 0, 5, 6], [7, 8, 9, 10]])
+    aligned, lengths = right_align(x)
+    assert aligned.tolist() == [[5, 6, 0, 0], [7, 8, 9, 10]]
+    assert lengths.tolist() == [2, 4]
+
+
+def test_lstm_recurrent_dropout_loop_computes_the_fused_lstm_when_nothing_is_dropped():
+    model = tiny_lstm(recurrent_dropout=0.0)
+    h = model.features(sequence_batch()[0])
+    torch.testing.assert_close(model.recurrent_dropout_lstm(h), model.lstm(h)[0], atol=1e-5, rtol=0)
+
+
+def test_lstm_recurrent_dropout_changes_training_outputs_but_not_evaluation():
+    model = tiny_lstm(recurrent_dropout=0.5, dropout=0.0)
+    x, _ = sequence_batch()
+    torch.manual_seed(1)
+    train_a = model.train()(x)
+    train_b = model(x)
+    assert not torch.allclose(train_a, train_b)
+    model.eval()
+    torch.testing.assert_close(model(x), model(x))
+
+
+def _overfit(model, batch, steps: int, lr: float) -> float:
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(steps):
+        loss, _ = model.loss_and_tokens(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    return model.loss_and_tokens(batch)[0].item()
+
+
+def test_jazzgpt_overfits_one_batch():
+    assert _overfit(tiny_jazzgpt(dropout=0.0), jazz_batch(), steps=100, lr=5e-3) < 0.05
+
+
+@pytest.mark.parametrize("name", ["mary-additive", "mary-dot", "lstm"])
+def test_sequence_models_overfit_one_batch(name):
+    model = SEQUENCE_MODELS[name](dropout=0.0)
+    assert _overfit(model, sequence_batch(), steps=100, lr=2e-2) < 0.05
+
+
+def test_jazzgpt_loss_ignores_padding_and_counts_only_real_tokens():
+    model = tiny_jazzgpt().eval()
+    batch = jazz_batch()
+    loss, tokens = model.loss_and_tokens(batch)
+    longer = {"chords": F.pad(batch["chords"], (0, 3)), "melody": F.pad(batch["melody"], (0, 4))}
+    loss_longer, tokens_longer = model.loss_and_tokens(longer)
+    torch.testing.assert_close(loss, loss_longer, atol=1e-5, rtol=0)
+    real = (batch["chords"] != 0).sum() + (batch["melody"][:, 1:] != 0).sum()
+    assert tokens == tokens_longer == real
+
+
+BUILDERS = {"jazzgpt": tiny_jazzgpt, "mary": tiny_mary, "lstm": tiny_lstm}
+
+
+def _forward(model, batch):
+    return model(batch["chords"], batch["melody"]) if isinstance(batch, dict) else model(batch[0])
+
+
+def _batch_for(name):
+    return jazz_batch() if name == "jazzgpt" else sequence_batch()
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_a_trainer_checkpoint_alone_restores_identical_logits(name, tmp_path):
+    model = BUILDERS[name]()
+    batch = _batch_for(name)
+    trainer = L.Trainer(
+        max_steps=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(model, DataLoader([batch] * 2, batch_size=None))
+    path = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(path)
+    restored = load_model(path)
+    assert type(restored) is type(model) and not restored.training
+    assert restored.hparams == model.hparams
+    torch.testing.assert_close(
+        _forward(restored, batch), _forward(model.eval(), batch), atol=0, rtol=0
+    )
+
+
+def test_load_model_on_a_missing_path_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint file at .*missing.ckpt"):
+        load_model(tmp_path / "missing.ckpt")
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage, not a checkpoint"])
+def test_load_model_on_a_corrupt_file_says_so_in_one_line(tmp_path, content):
+    path = tmp_path / "bad.ckpt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="truncated or corrupt") as err:
+        load_model(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_load_model_on_a_truncated_checkpoint_says_so(tmp_path):
+    path = tmp_path / "full.ckpt"
+    torch.save({"state_dict": tiny_lstm().state_dict(), "musicgen_model": "x"}, path)
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_model(cut)
+
+
+def test_load_model_on_a_foreign_checkpoint_says_it_is_not_musicgen(tmp_path):
+    path = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ValueError, match="not a musicgen checkpoint"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_each_model_runs_a_bf16_autocast_forward_and_loss_on_cpu(name):
+    model = BUILDERS[name]()
+    batch = _batch_for(name)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = _forward(model.eval(), batch)
+        loss, _ = model.train().loss_and_tokens(batch)
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(logits.float()).all()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+
+
+def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
+    factors = [cosine_with_warmup(step, warmup_steps=4, total_steps=12) for step in range(14)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert all(factors[i] >= factors[i + 1] for i in range(3, 13))
+    assert factors[12] == pytest.approx(0.0) and factors[13] == pytest.approx(0.0)
+    assert factors[8] == pytest.approx(0.5)
+
+
+def test_optimizer_decays_matrices_only_and_follows_the_schedule(tmp_path):
+    model = tiny_jazzgpt(warmup_steps=2, lr=1e-2)
+    trainer = L.Trainer(
+        max_steps=4,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(model, DataLoader([jazz_batch()] * 4, batch_size=None))
+    optimizer = trainer.optimizers[0]
+    assert isinstance(optimizer, torch.optim.AdamW)
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.01 and plain["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decayed["params"]) and all(
+        p.dim() < 2 for p in plain["params"]
+    )
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine end
+
+
+def test_unknown_optimizer_is_named_in_the_error():
+    model = tiny_lstm(optimizer="sgd")
+    with pytest.raises(ValueError, match="'sgd'"):
+        model.configure_optimizers()
+
+
+def test_checkpoints_name_their_model_class():
+    checkpoint: dict = {}
+    tiny_mary().on_save_checkpoint(checkpoint)
+    assert checkpoint["musicgen_model"] == "musicgen.models.mary.Mary"
