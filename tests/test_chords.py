@@ -136,6 +136,9 @@ def test_music21_figures_parse_with_flats_written_as_dash():
     assert parse_music21_figure("B-7").symbol == "Bb7"
     assert parse_music21_figure("E-m7/B-").symbol == "Eb-7/Bb"
     assert parse_music21_figure("Cø7").symbol == "Cm7b5"
+    assert parse_music21_figure("B-").symbol == "Bb"
+    with pytest.raises(ChordParseError):
+        parse_music21_figure("B--7")  # a double flat root, not B-flat minor
     with pytest.raises(ChordParseError):
         parse_music21_figure("Chord Symbol Cannot Be Identified")
 

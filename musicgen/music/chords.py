@@ -11,10 +11,12 @@ Lead-sheet spellings (``Cm7``, ``Cmaj7``, ``CΔ7``, ``C7(b9)``, ``C7#9``, ``Cø`
 ``C13``, ``C7sus4``, ``Cm(maj7)``, ``N.C.`` …) and music21's figures map to the same chords.
 Where one string reads differently in the two syntaxes, the WJD reading wins: ``C79b13`` is
 7(b9, 13), not 7(9, b13). music21 writes flats as ``-`` (``B-7`` is its B-flat seventh, WJD's
-B minor seventh), so its figures go through :func:`parse_music21_figure`.
+B minor seventh), so its figures go through :func:`parse_music21_figure`. A power chord
+(music21's ``Cpower``, lead-sheet ``C5``) reads as the major triad it usually implies, a
+``pedal`` as ``NC``; ``sus2``, ``add`` chords and dominant ``7b5`` have no WJD quality and raise.
 
 Chord tones follow the shared database README's method: root, third, fifth and the written
-seventh or sixth; ``sus`` has the fourth instead of the third, ``m7b5`` is half-diminished,
+seventh or sixth, root first; ``sus`` has the fourth instead of the third, ``m7b5`` is half-diminished,
 ``o7`` diminished seventh, ``7alt`` has both b5 and #5 (and tensions b9, #9).
 
 Chord scales (``Chord.scale``, for chord-aware decoding), chosen in this order:
@@ -49,6 +51,7 @@ NC = "NC"
 
 _LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ROOT_RE = re.compile(r"([A-G])([b#]?)")
+_MUSIC21_FLATS_RE = re.compile(r"([A-G])(-+)")
 _DEGREE_INTERVAL = {9: 2, 11: 5, 13: 9}
 _ACCIDENTAL = {"b": -1, "-": -1, "#": 1, "+": 1, "": 0}
 _TENSIONS_OK = {(9, -1), (9, 0), (9, 1), (11, 0), (11, 1), (13, -1), (13, 0)}
@@ -177,10 +180,10 @@ def parse_music21_figure(figure: str) -> Chord:
     if not isinstance(figure, str):
         raise ChordParseError(figure, "not a string")
     head, slash, bass = figure.partition("/")
-    if len(head) > 1 and head[1] == "-":
-        head = head[0] + "b" + head[2:]
-    if slash:
-        bass = bass.replace("-", "b")
+    flats = _MUSIC21_FLATS_RE.match(head)
+    if flats:
+        head = flats[1] + "b" * len(flats[2]) + head[flats.end() :]
+    bass = bass.replace("-", "b")
     try:
         return parse_chord(head + slash + bass)
     except ChordParseError as error:
