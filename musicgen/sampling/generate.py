@@ -34,8 +34,8 @@ class MelodyState:
 
     ``onset_ticks[j]`` is the tick (from beat 0) where the token being chosen would start, so
     its chord is ``chords[j][onset_ticks[j] // ticks_per_beat]`` (also given as
-    ``current_chords[j]``). ``samples[j]`` is the output index of that row: rows leave the batch
-    as they finish, and beams share their sample's index.
+    ``current_chords[j]``). ``samples[j]`` is the output index of that row (rows leave the
+    batch as they finish); in beam search it is the progression's index, shared by its beams.
     """
 
     step: int
@@ -146,11 +146,16 @@ class _MelodySteps:
         self.tpb = int(info["ticks_per_beat"])
         self.durations = token_durations(self.vocab)
 
-    def logits(self, raw: Tensor, step: int, samples: list[int], onsets: list[int]):
-        """(filtered logits [B, V] in float32, chord bias [B, V] or None) for the given rows."""
+    def logits(
+        self, raw: Tensor, step: int, samples: list[int], rows: list[int], onsets: list[int]
+    ):
+        """(filtered logits [B, V] in float32, chord bias [B, V] or None).
+
+        Row j is output ``samples[j]``, over progression ``rows[j]``, at tick ``onsets[j]``.
+        """
         logits = raw.float()
         logits[:, MELODY_BANNED] = float("-inf")
-        chords = [self.progressions[s] for s in samples]
+        chords = [self.progressions[r] for r in rows]
         current = [c[min(o // self.tpb, len(c) - 1)] for c, o in zip(chords, onsets, strict=True)]
         if self.token_filter is not None:
             state = MelodyState(
@@ -262,7 +267,7 @@ def _sample_melodies(model, steps: _MelodySteps, num_samples, max_tokens, seed, 
         else:
             raw, _ = model.decode(prefix, memory, memory_mask)
         logits, bias = steps.logits(
-            raw[:, -1], step, [rows[i] for i in active], [onsets[i] for i in active]
+            raw[:, -1], step, active, [rows[i] for i in active], [onsets[i] for i in active]
         )
         picks = _sample_rows(steps.sampler, logits, [generators[i] for i in active], bias).tolist()
         keep = []
@@ -297,11 +302,11 @@ def _beam_melodies(model, steps: _MelodySteps, width, num_samples, max_tokens):
     done = torch.zeros(R, W, dtype=torch.bool, device=device)
     tokens = torch.empty(R * W, 0, dtype=torch.long, device=device)
     last = torch.full((R * W, 1), BOS_ID, dtype=torch.long, device=device)
-    samples = [r for r in range(R) for _ in range(W)]
+    groups = [r for r in range(R) for _ in range(W)]  # the progression of each beam
     cache = None
     for step in range(max_tokens):
         raw, cache = model.decode(last, memory, memory_mask, cache)
-        logits, bias = steps.logits(raw[:, -1], step, samples, onsets.view(-1).tolist())
+        logits, bias = steps.logits(raw[:, -1], step, groups, groups, onsets.view(-1).tolist())
         logp = _log_weights(steps.sampler, logits, bias).view(R, W, -1)
         candidates = scores[..., None] + logp
         # A finished beam offers one candidate, itself, at its final score (token ignored).

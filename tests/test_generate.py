@@ -1,0 +1,289 @@
+"""The generation engine: cache equivalence, seeds, batching, spans, specials, beams, filters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from musicgen.data.records import parse_melody_token
+from musicgen.data.vocab import SPECIALS
+from musicgen.models import JazzGPT, LSTMBaseline, Mary
+from musicgen.music.chords import parse_chord
+from musicgen.sampling.generate import (
+    EOS_ID,
+    MelodyState,
+    beam_search_melodies,
+    beam_search_sequences,
+    generate_melodies,
+    generate_sequences,
+    melody_strings,
+)
+from musicgen.sampling.sampler import Sampler
+
+CHORDS = [*SPECIALS, "C7", "F7", "G7", "D-7"]
+MELODY = [
+    *SPECIALS,
+    *(f"{p}:{d}" for p in (0, 60, 62, 64, 65, 67, 69, 71) for d in (6, 12, 18, 24)),
+]
+PIANO = [*SPECIALS, *(str(i) for i in range(20))]
+TPB = 24
+PROG = ["C7", "F7", "G7", "C7", "D-7", "G7", "C7", "C7"]
+SHORT = ["F7", "G7", "C7"]
+
+
+class Greedy:
+    def sample(self, logits, generator=None):
+        return logits.argmax(dim=-1)
+
+
+class Softmax:
+    def sample(self, logits, generator=None):
+        probs = torch.softmax(logits, dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+class Beam(Softmax):
+    def __init__(self, width: int):
+        self.beam_width = width
+
+
+def no_eos(logits: torch.Tensor, state: MelodyState) -> torch.Tensor:
+    """Keeps untrained models writing until the span is full."""
+    return logits.index_fill(1, torch.tensor([EOS_ID]), float("-inf"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def jazz() -> JazzGPT:
+    torch.manual_seed(0)
+    model = JazzGPT(
+        CHORDS,
+        MELODY,
+        {"ticks_per_beat": TPB, "beats_per_bar": 4},
+        d_model=32,
+        n_heads=4,
+        enc_layers=2,
+        dec_layers=2,
+        d_ff=64,
+    )
+    return model.eval()
+
+
+def _mary() -> Mary:
+    torch.manual_seed(0)
+    return Mary(PIANO, context=8, blocks=1, embed_dim=16, hidden=16, dense=16, attention_units=8)
+
+
+def _lstm() -> LSTMBaseline:
+    torch.manual_seed(0)
+    return LSTMBaseline(PIANO, context=8, embed_dim=16, hidden=16, layers=2, dense=16)
+
+
+SEQUENCE_MODELS = {"mary": _mary, "lstm": _lstm}
+PRIMERS = [[], [5, 6, 7], [8], list(range(4, 16))]
+
+
+def ticks(melody: list[str]) -> int:
+    return sum(parse_melody_token(t)[1] for t in melody)
+
+
+@pytest.mark.parametrize("sampler", [Greedy(), Softmax()], ids=["greedy", "softmax"])
+def test_cached_and_uncached_generation_write_the_same_melodies(jazz, sampler):
+    kwargs = dict(num_samples=2, seed=3, token_filter=no_eos)
+    cached = generate_melodies(jazz, [PROG, SHORT], sampler, use_cache=True, **kwargs)
+    uncached = generate_melodies(jazz, [PROG, SHORT], sampler, use_cache=False, **kwargs)
+    assert cached == uncached
+    assert all(len(m) > 3 for m in cached)
+
+
+def test_sample_i_of_a_batch_is_the_single_sample_with_seed_plus_i(jazz):
+    batched = generate_melodies(jazz, [PROG, SHORT], Softmax(), num_samples=3, seed=10)
+    singles = [
+        generate_melodies(jazz, chords, Softmax(), num_samples=1, seed=10 + i)[0]
+        for i, chords in enumerate([PROG] * 3 + [SHORT] * 3)
+    ]
+    assert batched == singles
+    assert len({tuple(m) for m in batched[:3]}) > 1  # the three samples differ
+
+
+def test_the_same_seed_repeats_a_melody_and_another_seed_changes_it(jazz):
+    first = generate_melodies(jazz, PROG, Softmax(), num_samples=2, seed=5, token_filter=no_eos)
+    again = generate_melodies(jazz, PROG, Softmax(), num_samples=2, seed=5, token_filter=no_eos)
+    other = generate_melodies(jazz, PROG, Softmax(), num_samples=2, seed=6, token_filter=no_eos)
+    assert first == again and first != other
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(token_filter=no_eos), dict(), dict(token_filter=no_eos, max_tokens=3)],
+    ids=["note-cut-at-the-end", "eos-allowed", "token-limit"],
+)
+def test_every_melody_fills_its_chord_span_exactly(jazz, kwargs):
+    melodies = generate_melodies(jazz, [PROG, SHORT], Softmax(), num_samples=4, seed=1, **kwargs)
+    spans = [len(PROG) * TPB] * 4 + [len(SHORT) * TPB] * 4
+    assert [ticks(m) for m in melodies] == spans
+    assert all(not t.startswith("<") for m in melodies for t in m)
+
+
+def test_melody_strings_cut_the_last_note_and_complete_early_endings_with_one_rest():
+    ids = {t: i for i, t in enumerate(MELODY)}
+    assert melody_strings([ids["60:24"], ids["62:24"]], MELODY, span=36) == ["60:24", "62:12"]
+    assert melody_strings([ids["60:6"], EOS_ID, ids["62:6"]], MELODY, span=24) == ["60:6", "0:18"]
+    assert melody_strings([ids["60:6"], ids["0:6"]], MELODY, span=24) == ["60:6", "0:18"]
+    assert melody_strings([], MELODY, span=24) == ["0:24"]
+
+
+def test_pad_bos_and_unk_are_never_written_even_when_the_model_prefers_them(jazz):
+    biased = JazzGPT(**jazz.hparams).eval()
+    biased.load_state_dict(jazz.state_dict())
+    with torch.no_grad():
+        biased.head.bias[[0, 1, 3]] += 100.0
+    melodies = generate_melodies(biased, PROG, Softmax(), num_samples=3, token_filter=no_eos)
+    assert all(parse_melody_token(t) for m in melodies for t in m)
+
+
+def test_unknown_chord_symbols_are_read_as_unk(jazz):
+    unknown = generate_melodies(jazz, ["C7", "Xyz13", "G7"], Greedy(), token_filter=no_eos)
+    as_unk = generate_melodies(jazz, ["C7", "<unk>", "G7"], Greedy(), token_filter=no_eos)
+    assert unknown == as_unk
+
+
+def test_token_filter_sees_the_onset_and_sounding_chord_of_each_row(jazz):
+    roots = {"C7": 60, "F7": 65, "G7": 67, "D-7": 62}
+    seen: list[MelodyState] = []
+
+    def only_the_root(logits: torch.Tensor, state: MelodyState) -> torch.Tensor:
+        seen.append(state)
+        allowed = torch.zeros_like(logits, dtype=torch.bool)
+        for j, chord in enumerate(state.current_chords):
+            assert chord == state.chords[j][int(state.onset_ticks[j]) // state.ticks_per_beat]
+            for v, token in enumerate(state.melody_vocab[len(SPECIALS) :], start=len(SPECIALS)):
+                allowed[j, v] = parse_melody_token(token)[0] == roots[chord]
+        return logits.masked_fill(~allowed, float("-inf"))
+
+    melodies = generate_melodies(
+        jazz, [PROG, SHORT], Softmax(), num_samples=2, token_filter=only_the_root
+    )
+    for melody, chords in zip(melodies, [PROG, PROG, SHORT, SHORT], strict=True):
+        onset = 0
+        for token in melody:
+            pitch, length = parse_melody_token(token)
+            assert pitch == roots[chords[onset // TPB]]
+            onset += length
+    assert seen[0].samples == [0, 1, 2, 3] and seen[0].step == 0
+    assert seen[0].span_ticks.tolist() == [len(PROG) * TPB] * 2 + [len(SHORT) * TPB] * 2
+
+
+def test_a_filter_that_masks_every_token_is_reported(jazz):
+    def mask_all(logits, state):
+        return torch.full_like(logits, float("-inf"))
+
+    with pytest.raises(ValueError, match="every token of row 0 is masked"):
+        generate_melodies(jazz, PROG, Greedy(), token_filter=mask_all)
+
+
+def test_hard_chord_aware_sampling_plays_only_chord_tones(jazz):
+    sampler = Sampler("softmax", chord_aware=float("inf"), chord_mode="tones")
+    melodies = generate_melodies(jazz, PROG, sampler, num_samples=3, seed=2, token_filter=no_eos)
+    for melody in melodies:
+        onset = 0
+        for token in melody:
+            pitch, length = parse_melody_token(token)
+            assert pitch == 0 or pitch % 12 in parse_chord(PROG[onset // TPB]).tones
+            onset += length
+
+
+def test_melody_beam_search_of_width_one_is_greedy_decoding(jazz):
+    greedy = generate_melodies(jazz, [PROG, SHORT], Greedy(), token_filter=no_eos)
+    beam = beam_search_melodies(jazz, [PROG, SHORT], width=1, token_filter=no_eos)
+    assert beam == greedy
+
+
+def test_a_sampler_with_a_beam_width_switches_to_beam_search(jazz):
+    via_sampler = generate_melodies(jazz, [PROG, SHORT], Beam(3), num_samples=2, seed=9)
+    direct = beam_search_melodies(jazz, [PROG, SHORT], width=3, num_samples=2)
+    assert via_sampler == direct
+    assert len(direct) == 4 and direct[0] != direct[1]
+    assert [ticks(m) for m in direct] == [len(PROG) * TPB] * 2 + [len(SHORT) * TPB] * 2
+
+
+def test_beam_search_cannot_return_more_melodies_than_beams(jazz):
+    with pytest.raises(ValueError, match="beam_width=2"):
+        beam_search_melodies(jazz, PROG, width=2, num_samples=3)
+
+
+def test_the_real_sampler_drives_beam_search_through_its_weights(jazz):
+    melodies = generate_melodies(jazz, PROG, Sampler("softmax", beam_width=2), num_samples=2)
+    assert [ticks(m) for m in melodies] == [len(PROG) * TPB] * 2
+
+
+def test_generation_leaves_the_models_train_mode_as_it_was(jazz):
+    jazz.train()
+    try:
+        generate_melodies(jazz, SHORT, Greedy())
+        assert jazz.training
+    finally:
+        jazz.eval()
+
+
+def test_max_tokens_beyond_the_models_positions_is_refused(jazz):
+    with pytest.raises(ValueError, match="max_len=2048"):
+        generate_melodies(jazz, PROG, Greedy(), max_tokens=5000)
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_sequence_sample_i_of_a_batch_is_the_single_sample_with_seed_plus_i(name):
+    model = SEQUENCE_MODELS[name]()
+    batched = generate_sequences(model, PRIMERS, Softmax(), num_tokens=12, seed=4)
+    singles = [
+        generate_sequences(model, [p], Softmax(), 12, seed=4 + i)[0] for i, p in enumerate(PRIMERS)
+    ]
+    assert batched == singles
+    assert [len(s) for s in batched] == [12] * len(PRIMERS)
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_sequence_generation_repeats_with_a_seed_and_never_emits_specials(name):
+    model = SEQUENCE_MODELS[name]()
+    with torch.no_grad():
+        model.head[-1].bias[: len(SPECIALS)] += 100.0
+    first = generate_sequences(model, PRIMERS, Softmax(), num_tokens=10, seed=1)
+    assert first == generate_sequences(model, PRIMERS, Softmax(), num_tokens=10, seed=1)
+    assert all(t >= len(SPECIALS) for seq in first for t in seq)
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_sequence_beam_search_of_width_one_is_greedy_decoding(name):
+    model = SEQUENCE_MODELS[name]()
+    greedy = generate_sequences(model, PRIMERS, Greedy(), num_tokens=8)
+    assert beam_search_sequences(model, PRIMERS, width=1, num_tokens=8) == greedy
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_sequence_beam_search_as_wide_as_the_vocabulary_finds_the_most_likely_pair(name):
+    model = SEQUENCE_MODELS[name]().eval()
+    allowed = len(PIANO) - len(SPECIALS)
+
+    def next_log_probs(sequence: list[int]) -> torch.Tensor:
+        logits = model(torch.tensor([sequence[-8:]]))[0]
+        logits[: len(SPECIALS)] = float("-inf")
+        return torch.log_softmax(logits, dim=-1)
+
+    with torch.no_grad():
+        for primer in PRIMERS[:2]:
+            first = next_log_probs([1, *primer])
+            pairs = {
+                (a, b): (first[a] + next_log_probs([1, *primer, a])[b]).item()
+                for a in range(len(SPECIALS), len(PIANO))
+                for b in range(len(SPECIALS), len(PIANO))
+            }
+            best = max(pairs, key=pairs.get)
+            found = beam_search_sequences(model, [primer], width=allowed, num_tokens=2)[0]
+            assert pairs[tuple(found)] == pytest.approx(pairs[best], abs=1e-5)
