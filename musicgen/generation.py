@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.data.tokenizers import tokenizer_from_info
 from musicgen.data.vocab import Vocabulary
+from musicgen.metrics import compute_all
 from musicgen.models import load_model
 from musicgen.paths import resolve_checkpoint
 from musicgen.render import render_all
@@ -81,8 +83,11 @@ def sample(cfg: DictConfig) -> Path:
         records = scores_from_model(model, ckpt, cfg, sampler)
     entries = []
     for record in records:
-        files = render_all(record, out, record.id, formats=tuple(cfg.formats), tempo=cfg.tempo)
-        entries.append({"id": record.id, "files": {k: str(v) for k, v in files.items()}})
+        files = render_all(
+            record, out, record.id, formats=tuple(cfg.formats), tempo=cfg.tempo, comping=cfg.comping
+        )
+        metrics = {k: (None if math.isnan(v) else round(v, 6)) for k, v in compute_all(record).items()}
+        entries.append({"id": record.id, "files": {k: str(v) for k, v in files.items()}, "metrics": metrics})
         print("\n".join(str(p) for p in files.values()))
     index = out / "samples.json"
     index.write_text(

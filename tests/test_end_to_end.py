@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -28,7 +29,11 @@ def test_each_model_trains_on_embedded_data_and_its_checkpoint_alone_samples_mid
     overrides = [f"ckpt_path={ckpt}", "num_samples=2", "num_notes=24", "formats=[mid]", "chords=ii_v_i"]
     index = sample(compose_config("sample", overrides, tmp_path / "sample"))
     midis = sorted((tmp_path / "sample").glob("*.mid"))
-    assert len(midis) == 2 and index.is_file()
+    assert len(midis) == 2
+    samples = json.loads(index.read_text())["samples"]
+    assert [Path(s["files"]["mid"]) for s in samples] == midis
+    assert all("downbeat_std" in s["metrics"] for s in samples)
+    assert all(("inside_ratio" in s["metrics"]) == (model == "jazzgpt") for s in samples)
     for path in midis:
         assert sum(len(i.notes) for i in pretty_midi.PrettyMIDI(str(path)).instruments) > 0
         assert len(music21.converter.parse(path).flatten().notes) > 0

@@ -177,7 +177,7 @@ def test_fingerprint_follows_file_content_and_settings(tiny_db, tmp_path):
 
 def test_stats_command_prints_the_source_report_as_json(tiny_db, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MUSICGEN_CACHE_DIR", str(tmp_path / "cache"))
-    stats_main(["data=wjazzd", f"data.source.path={tiny_db}", "data.source.max_choruses=null"])
+    stats_main(["data=wjazzd", f"data.path={tiny_db}", "data.source.max_choruses=null"])
     report = json.loads(capsys.readouterr().out)
     assert report["source"]["solos"] == 3
     assert report["source"]["solos_skipped_beats_not_in_signature"] == [4]

@@ -37,9 +37,11 @@ class PreparedDataModule(L.LightningDataModule):
         test_fraction: float = 0.1,
         seed: int = 0,
         use_cache: bool = True,
+        path: str | None = None,
     ):
         super().__init__()
         self.source = source
+        self.path = path  # the user's data location (``data.path=``); the source reads it
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.val_fraction = val_fraction

@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from musicgen.data.base import SPLITS, PreparedDataModule
 from musicgen.data.records import REST, LeadSheet
-from musicgen.data.vocab import Vocabulary
+from musicgen.data.vocab import UNK, Vocabulary
 from musicgen.music.chords import canonical
 from musicgen.music.transpose import transpose_lead_sheet
 
@@ -123,7 +123,7 @@ class JazzDataModule(PreparedDataModule):
         sheets = {split: 0 for split in SPLITS}
         dropped_copies = 0
         for sheet in records:
-            sheet = sheet.with_(chords=tuple(canonical(c) for c in sheet.chords))
+            sheet = sheet.with_(chords=tuple(c if c == UNK else canonical(c) for c in sheet.chords))
             split = next(s for s in SPLITS if (sheet.group or sheet.id) in splits[s])
             sheets[split] += 1
             for offset in self.transpositions:

@@ -1,8 +1,8 @@
-"""Print what a data config prepares, as JSON: ``python -m musicgen.data.stats data=wjazzd data.source.path=…``.
+"""Print what a data config prepares, as JSON: ``python -m musicgen.data.stats data=wjazzd data.path=…``.
 
 Takes the same overrides as ``train.py``; a MIDI folder needs its model too, since the model's
 context sets the window length: ``python -m musicgen.data.stats model=mary data=midi
-data.source.path=…``. The JSON is the data module's report: the source's own report (selection
+data.path=…``. The JSON is the data module's report: the source's own report (selection
 filters, quantization counts) under ``source`` and what preparation made of it. Prepared data is
 cached as in training, so a later ``train.py`` with the same settings starts at once.
 """
