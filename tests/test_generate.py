@@ -287,3 +287,9 @@ def test_sequence_beam_search_as_wide_as_the_vocabulary_finds_the_most_likely_pa
             best = max(pairs, key=pairs.get)
             found = beam_search_sequences(model, [primer], width=allowed, num_tokens=2)[0]
             assert pairs[tuple(found)] == pytest.approx(pairs[best], abs=1e-5)
+
+
+@pytest.mark.parametrize("primer, token", [([5, 0, 6], 0), ([5, 99], 99)])
+def test_a_primer_token_outside_the_vocabulary_is_named(primer, token):
+    with pytest.raises(ValueError, match=f"primer 1: token id {token} "):
+        generate_sequences(_lstm(), [[5], primer], Greedy(), num_tokens=2)

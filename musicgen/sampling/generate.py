@@ -202,6 +202,8 @@ def generate_melodies(
         return beam_search_melodies(
             model, chords, width, sampler, num_samples, max_tokens, token_filter
         )
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     steps = _MelodySteps(model, chords, sampler, token_filter, max_tokens)
     with _eval_mode(model):
         return _sample_melodies(model, steps, num_samples, max_tokens, seed, use_cache)
@@ -356,7 +358,7 @@ def generate_sequences(
     width = int(getattr(sampler, "beam_width", 1))
     if width > 1:
         return beam_search_sequences(model, primers, width, num_tokens, sampler)
-    _check_primers(primers)
+    _check_primers(model, primers)
     with _eval_mode(model):
         return _sample_sequences(model, primers, sampler, num_tokens, seed)
 
@@ -368,14 +370,21 @@ def beam_search_sequences(
     """The best of ``width`` beams after each primer (width 1 is greedy decoding)."""
     if width < 1:
         raise ValueError(f"beam width must be >= 1, got {width}")
-    _check_primers(primers)
+    _check_primers(model, primers)
     with _eval_mode(model):
         return _beam_sequences(model, primers, sampler, num_tokens, width)
 
 
-def _check_primers(primers: Sequence[Sequence[int]]) -> None:
+def _check_primers(model, primers: Sequence[Sequence[int]]) -> None:
     if not primers:
         raise ValueError("generate_sequences: give at least one primer (an empty list is fine)")
+    size = len(model.hparams.vocab)
+    for i, primer in enumerate(primers):
+        bad = [t for t in primer if not 0 < int(t) < size]
+        if bad:
+            raise ValueError(
+                f"primer {i}: token id {bad[0]} is not in the vocabulary (1..{size - 1})"
+            )
 
 
 def _sequence_logits(model, windows: Tensor) -> Tensor:
