@@ -142,7 +142,15 @@ class DecoderBlock(nn.Module):
         self.mlp = MLP(d_model, d_ff, dropout)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x, past_k, past_v, cross_k, cross_v, memory_mask):
+    def forward(
+        self,
+        x: Tensor,
+        past_k: Tensor | None,
+        past_v: Tensor | None,
+        cross_k: Tensor,
+        cross_v: Tensor,
+        memory_mask: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """One block over new positions; returns the output and this block's full self K/V."""
         h = self.ln1(x)
         k, v = self.self_attn.keys_values(h)
