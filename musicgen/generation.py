@@ -67,7 +67,7 @@ def scores_from_model(model, ckpt: Path, cfg: DictConfig, sampler) -> list[Piano
     sequences = generate_sequences(model, primers, sampler, num_tokens=cfg.num_notes, seed=cfg.seed)
     return [
         tokenizer.decode(vocab.decode(primer + seq)).with_(id=f"sample{i:03d}")
-        for i, (primer, seq) in enumerate(zip(primers, sequences))
+        for i, (primer, seq) in enumerate(zip(primers, sequences, strict=True))
     ]
 
 

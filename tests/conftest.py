@@ -23,8 +23,8 @@ TINY_MODEL = {
 }
 TINY_DATA = {
     "jazzgpt": ["data.source.limit=6", "data.transpositions=[0,2]", "data.batch_size=8"],
-    "mary": ["data.source.limit=6", "data.transpositions=[2]", "data.batch_size=16", "data.stride=4"],
-    "lstm": ["data.source.limit=6", "data.transpositions=[2]", "data.batch_size=16", "data.stride=4"],
+    "mary": ["data.source.limit=6", "data.transpositions=[0,2]", "data.batch_size=16", "data.stride=4"],
+    "lstm": ["data.source.limit=6", "data.transpositions=[0,2]", "data.batch_size=16", "data.stride=4"],
 }
 
 

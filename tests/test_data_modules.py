@@ -86,7 +86,7 @@ def test_prepared_data_is_cached_and_a_second_module_never_reloads_the_source():
 
 def test_sequence_windows_are_left_padded_next_token_pairs_within_one_sequence():
     source = ListSource([make_score(i) for i in range(6)], name="scores")
-    dm = SequenceDataModule(source, transpositions=[1], context=8, val_fraction=0.2, test_fraction=0.0,
+    dm = SequenceDataModule(source, transpositions=[0, 1], context=8, val_fraction=0.2, test_fraction=0.0,
                             use_cache=False)
     dm.setup()
     flat = dm.load_prepared()["flat"]["train"]
@@ -103,7 +103,7 @@ def test_sequence_windows_are_left_padded_next_token_pairs_within_one_sequence()
 
 def test_sequence_splits_are_disjoint_by_file():
     source = ListSource([make_score(i) for i in range(10)], name="split")
-    dm = SequenceDataModule(source, transpositions=[1, 2], context=4, val_fraction=0.2, test_fraction=0.2,
+    dm = SequenceDataModule(source, transpositions=[0, 1, 2], context=4, val_fraction=0.2, test_fraction=0.2,
                             use_cache=False)
     dm.setup()
     per_split = dm.report["sources_per_split"]
@@ -112,7 +112,7 @@ def test_sequence_splits_are_disjoint_by_file():
 
 
 def test_too_few_sources_for_a_split_is_a_clear_error():
-    dm = SequenceDataModule(ListSource([make_score(0)], name="one"), transpositions=[], context=4, use_cache=False)
+    dm = SequenceDataModule(ListSource([make_score(0)], name="one"), transpositions=[0], context=4, use_cache=False)
     dm.setup()
     with pytest.raises(ValueError, match="val split is empty"):
         dm.val_dataloader()

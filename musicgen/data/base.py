@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -31,6 +32,7 @@ class PreparedDataModule(L.LightningDataModule):
     def __init__(
         self,
         source: Any,
+        transpositions: Sequence[int] = (0,),
         batch_size: int = 64,
         num_workers: int = 0,
         val_fraction: float = 0.1,
@@ -41,6 +43,7 @@ class PreparedDataModule(L.LightningDataModule):
     ):
         super().__init__()
         self.source = source
+        self.transpositions = tuple(int(t) for t in transpositions)
         self.path = path  # the user's data location (``data.path=``); the source reads it
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -54,7 +57,36 @@ class PreparedDataModule(L.LightningDataModule):
     # -- subclass hooks ------------------------------------------------------------------
     def preparation_config(self) -> dict:
         """Settings that change the prepared tensors (batch size and workers do not)."""
-        return {"val_fraction": self.val_fraction, "test_fraction": self.test_fraction, "seed": self.seed}
+        return {
+            "val_fraction": self.val_fraction,
+            "test_fraction": self.test_fraction,
+            "seed": self.seed,
+            "transpositions": self.transpositions,
+        }
+
+    def transposed_by_split(
+        self, records: list, splits: dict[str, set[str]], transpose: Callable[[Any, int], Any | None]
+    ) -> tuple[dict[str, list], dict]:
+        """Every record in each key of ``transpositions`` (0 = as written), grouped by split,
+        with the counts the report shows. ``transpose`` returns None for a copy it drops."""
+        copies: dict[str, list] = {split: [] for split in SPLITS}
+        sources = dict.fromkeys(SPLITS, 0)
+        dropped = 0
+        for record in records:
+            split = next(s for s in SPLITS if (record.group or record.id) in splits[s])
+            sources[split] += 1
+            for offset in self.transpositions:
+                copy = transpose(record, offset)
+                if copy is None:
+                    dropped += 1
+                else:
+                    copies[split].append(copy)
+        counts = {
+            "sources_per_split": sources,
+            "transpositions": list(self.transpositions),
+            "transposed_copies_dropped": dropped,
+        }
+        return copies, counts
 
     def _prepare(self, records: list, splits: dict[str, set[str]], source_report: dict) -> dict:
         raise NotImplementedError

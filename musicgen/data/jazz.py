@@ -98,8 +98,7 @@ class JazzDataModule(PreparedDataModule):
         min_count: int = 1,
         **kwargs,
     ):
-        super().__init__(source, **kwargs)
-        self.transpositions = tuple(int(t) for t in transpositions)
+        super().__init__(source, transpositions, **kwargs)
         self.pitch_range = tuple(pitch_range)
         self.transpose_policy = transpose_policy
         self.window_bars = window_bars
@@ -109,7 +108,6 @@ class JazzDataModule(PreparedDataModule):
     def preparation_config(self) -> dict:
         return {
             **super().preparation_config(),
-            "transpositions": self.transpositions,
             "pitch_range": self.pitch_range,
             "transpose_policy": self.transpose_policy,
             "window_bars": self.window_bars,
@@ -119,28 +117,23 @@ class JazzDataModule(PreparedDataModule):
 
     def _prepare(self, records: list[LeadSheet], splits: dict[str, set[str]], source_report: dict) -> dict:
         low, high = self.pitch_range
-        windows: dict[str, list[LeadSheet]] = {split: [] for split in SPLITS}
-        sheets = {split: 0 for split in SPLITS}
-        dropped_copies = 0
-        for sheet in records:
+
+        def transpose(sheet: LeadSheet, offset: int) -> LeadSheet | None:
             sheet = sheet.with_(chords=tuple(c if c == UNK else canonical(c) for c in sheet.chords))
-            split = next(s for s in SPLITS if (sheet.group or sheet.id) in splits[s])
-            sheets[split] += 1
-            for offset in self.transpositions:
-                copy = transpose_lead_sheet(sheet, offset, low=low, high=high, policy=self.transpose_policy)
-                if copy is None:
-                    dropped_copies += 1
-                    continue
-                windows[split].extend(window_lead_sheet(copy, self.window_bars, self.hop_bars))
+            return transpose_lead_sheet(sheet, offset, low=low, high=high, policy=self.transpose_policy)
+
+        sheets, counts = self.transposed_by_split(records, splits, transpose)
+        windows = {
+            split: [w for sheet in sheets[split] for w in window_lead_sheet(sheet, self.window_bars, self.hop_bars)]
+            for split in SPLITS
+        }
         melody_vocab = Vocabulary.build((w.tokens() for w in windows["train"]), self.min_count)
         chord_vocab = Vocabulary.build((w.chords for w in windows["train"]), 1)
         tensors = {split: self._tensors(windows[split], chord_vocab, melody_vocab) for split in SPLITS}
         first = records[0]
         report = {
             "source": source_report,
-            "sources_per_split": sheets,
-            "transpositions": list(self.transpositions),
-            "transposed_copies_dropped": dropped_copies,
+            **counts,
             "windows": {s: len(windows[s]) for s in SPLITS},
             "notes": {s: int(sum((w.pitches != REST).sum() for w in windows[s])) for s in SPLITS},
             "rests": {s: int(sum((w.pitches == REST).sum() for w in windows[s])) for s in SPLITS},
@@ -181,7 +174,7 @@ class JazzDataModule(PreparedDataModule):
         return _JazzWindows(t["chords"], t["melody"], t["lengths"])
 
     def collate(self, batch: list) -> dict[str, torch.Tensor]:
-        chords, melody, lengths = (torch.stack(x) for x in zip(*batch))
+        chords, melody, lengths = (torch.stack(x) for x in zip(*batch, strict=True))
         chord_len = int((chords != 0).sum(1).max())
         return {"chords": chords[:, : max(chord_len, 1)], "melody": melody[:, : int(lengths.max())]}
 

@@ -50,7 +50,7 @@ class LeadSheet:
 
     def tokens(self) -> list[str]:
         """The melody as JazzGPT tokens, ``"{pitch}:{ticks}"`` (pitch 0 = rest)."""
-        return [melody_token(p, d) for p, d in zip(self.pitches.tolist(), self.durations.tolist())]
+        return [melody_token(p, d) for p, d in zip(self.pitches.tolist(), self.durations.tolist(), strict=True)]
 
     @classmethod
     def from_tokens(cls, id: str, tokens: list[str], chords: tuple[str, ...], **fields) -> LeadSheet:

@@ -50,8 +50,8 @@ class NextTokenWindows(Dataset):
 class SequenceDataModule(PreparedDataModule):
     """Next-token windows for MAR-Y and the LSTM baseline, from any piano-score source.
 
-    Each score is also transposed by each offset in ``transpositions`` (five other keys by
-    default). Each sequence starts with ``<bos>``; targets are every later token.
+    Each score is played in each key of ``transpositions`` (0 = as written; by default the
+    original and five other keys). Each sequence starts with ``<bos>``; targets are every later token.
     """
 
     namespace = "sequence"
@@ -61,16 +61,15 @@ class SequenceDataModule(PreparedDataModule):
         self,
         source,
         tokenizer: dict[str, Any] | None = None,
-        transpositions: Sequence[int] = (-3, -2, -1, 1, 2),
+        transpositions: Sequence[int] = (-3, -2, -1, 0, 1, 2),
         context: int = 64,
         stride: int = 1,
         min_count: int = 1,
         **kwargs,
     ):
-        super().__init__(source, **kwargs)
+        super().__init__(source, transpositions, **kwargs)
         self.tokenizer_config = dict(tokenizer or {"kind": "paper"})
         self.tokenizer = make_tokenizer(**self.tokenizer_config)
-        self.transpositions = tuple(int(t) for t in transpositions)
         self.context = context
         self.stride = stride
         self.min_count = min_count
@@ -79,31 +78,20 @@ class SequenceDataModule(PreparedDataModule):
         return {
             **super().preparation_config(),
             "tokenizer": self.tokenizer.info(),
-            "transpositions": self.transpositions,
             "stride": self.stride,
             "min_count": self.min_count,
         }
 
     def _prepare(self, records: list[PianoScore], splits: dict[str, set[str]], source_report: dict) -> dict:
-        sequences: dict[str, list[list[str]]] = {split: [] for split in SPLITS}
-        scores = {split: 0 for split in SPLITS}
-        dropped_copies = 0
-        for score in records:
-            split = next(s for s in SPLITS if (score.group or score.id) in splits[s])
-            scores[split] += 1
-            for offset in (0, *self.transpositions):
-                copy = transpose_score(score, offset) if offset else score
-                if copy is None:
-                    dropped_copies += 1
-                    continue
-                sequences[split].append(self.tokenizer.encode(copy))
+        scores, counts = self.transposed_by_split(
+            records, splits, lambda score, offset: transpose_score(score, offset) if offset else score
+        )
+        sequences = {split: [self.tokenizer.encode(score) for score in scores[split]] for split in SPLITS}
         vocab = Vocabulary.build(sequences["train"], self.min_count)
         flat = {split: self._flatten(sequences[split], vocab) for split in SPLITS}
         report = {
             "source": source_report,
-            "sources_per_split": scores,
-            "transpositions": list(self.transpositions),
-            "transposed_copies_dropped": dropped_copies,
+            **counts,
             "sequences": {s: len(sequences[s]) for s in SPLITS},
             "tokens": {s: sum(map(len, sequences[s])) for s in SPLITS},
             "unknown_tokens": {s: int((flat[s]["tokens"] == vocab.unk_id).sum()) for s in SPLITS},
@@ -133,7 +121,7 @@ class SequenceDataModule(PreparedDataModule):
     def _dataset(self, split: str) -> NextTokenWindows:
         flat = self.load_prepared()["flat"][split]
         targets, owners = [], []
-        for start, length in zip(flat["starts"].tolist(), flat["lengths"].tolist()):
+        for start, length in zip(flat["starts"].tolist(), flat["lengths"].tolist(), strict=True):
             positions = np.arange(start + 1, start + length, self.stride)
             targets.append(positions)
             owners.append(np.full(len(positions), start))
@@ -154,5 +142,5 @@ class SequenceDataModule(PreparedDataModule):
         length = length or self.context
         return [
             flat["tokens"][s + 1 : s + min(n, length + 1)].tolist()
-            for s, n in zip(flat["starts"].tolist(), flat["lengths"].tolist())
+            for s, n in zip(flat["starts"].tolist(), flat["lengths"].tolist(), strict=True)
         ]
