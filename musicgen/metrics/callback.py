@@ -1,0 +1,252 @@
+"""Music metrics of generated samples during training: what the validation loss cannot show.
+
+Every ``every_n_epochs`` epochs, at the end of validation, ``MusicMetricsCallback`` generates
+``num_samples`` pieces with the model being trained (JazzGPT: one melody over each of
+``num_samples`` validation chord windows; MAR-Y and the LSTM: a continuation of validation
+primers), decodes them to records and logs ``MusicMetrics`` of them under ``gen/``. The same
+metrics of the whole validation split are logged once, under ``data/``, as the target. The
+plagiarism indexes are built once, from the training split.
+
+Distributed training: only rank 0 generates and updates the metrics. Every rank then calls
+``compute``, whose all-reduce sums rank 0's counts with the others' empty states, so all ranks
+log the same values and ``gen/*`` can be monitored (checkpointing, early stopping) like any other
+logged metric. Rank 0 alone writes the media.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_warn
+
+from musicgen.data.jazz import JazzDataModule
+from musicgen.data.records import LeadSheet, PianoScore
+from musicgen.data.sequence import SequenceDataModule
+from musicgen.data.tokenizers import tokenizer_from_info
+from musicgen.data.vocab import Vocabulary
+from musicgen.metrics.modules import MusicMetrics
+from musicgen.metrics.ngrams import KINDS, NGramIndex
+from musicgen.sampling.generate import generate_melodies, generate_sequences
+from musicgen.sampling.sampler import Sampler
+
+Record = LeadSheet | PianoScore
+MEDIA_FORMATS = ("mid", "png", "wav")
+
+
+def record_type(datamodule: Any) -> str:
+    """``MusicMetrics``' record type for what a data module serves."""
+    if isinstance(datamodule, JazzDataModule):
+        return "lead_sheet"
+    if isinstance(datamodule, SequenceDataModule):
+        return "piano"
+    raise TypeError(
+        f"music metrics need a JazzDataModule or SequenceDataModule, got {type(datamodule).__name__}"
+    )
+
+
+def datamodule_records(datamodule: Any, split: str) -> list[Record]:
+    """A split of a prepared data module as records: lead-sheet windows, or decoded pieces.
+
+    Pieces are whole token sequences (transposed copies included) decoded with the data's own
+    tokenizer, so they are what the model sees, on the tokenizer's grid.
+    """
+    if record_type(datamodule) == "lead_sheet":
+        return datamodule.lead_sheets(split)
+    vocab = Vocabulary(datamodule.model_inputs()["vocab"])
+    sequences = datamodule.primers(split, length=sys.maxsize - 1)
+    return [
+        datamodule.tokenizer.decode(vocab.decode(seq)).with_(id=f"{split}:{i}")
+        for i, seq in enumerate(sequences)
+    ]
+
+
+def training_indexes(records: Sequence[Record], kinds: Sequence[str] = KINDS) -> list[NGramIndex]:
+    """One plagiarism index per n-gram reading, at its default length."""
+    return [NGramIndex.from_records(records, kind) for kind in kinds]
+
+
+def spread(available: int, count: int) -> list[int]:
+    """``count`` indices spread evenly over ``range(available)`` (repeating when it is short)."""
+    if available < 1:
+        raise ValueError("nothing to choose from: the validation split is empty")
+    if count > available:
+        return [i % available for i in range(count)]
+    return [i * available // count for i in range(count)]
+
+
+def metric_values(
+    records: Sequence[Record], kind: str, indexes: Sequence[NGramIndex], prefix: str, device: Any
+) -> dict[str, Any]:
+    """``MusicMetrics`` of the records, computed (and all-reduced) on ``device``.
+
+    Every rank must call this with the same ``kind`` and indexes; ranks without records pass [].
+    """
+    metrics = MusicMetrics(kind, ngram_indexes=indexes, prefix=prefix)
+    if records:
+        metrics.update(list(records))
+    return {name: value.float() for name, value in metrics.to(device).compute().items()}
+
+
+def _log(pl_module: L.LightningModule, values: dict[str, Any]) -> None:
+    # Equal on every rank already; sync_dist (a mean) only spares Lightning's DDP warning.
+    pl_module.log_dict(values, sync_dist=True)
+
+
+@dataclass
+class _ValidationData:
+    kind: str
+    records: list[Record]
+    indexes: list[NGramIndex]
+    inputs: list  # chord progressions (lead sheets) or primers (token ids)
+
+
+class MusicMetricsCallback(Callback):
+    """Generate, decode and score samples every few epochs; log ``gen/*`` (and ``data/*`` once).
+
+    ``sampler`` holds ``Sampler`` keyword arguments (default: plain softmax sampling).
+    ``max_tokens`` bounds a JazzGPT melody (default: the model's ``max_len - 1``);
+    ``num_tokens`` is the length of a MAR-Y/LSTM continuation after a primer of
+    ``primer_tokens`` validation tokens (the primer is real data, so it is not scored).
+    The first ``log_media`` samples are written as MIDI, piano roll and WAV under
+    ``media_dir/epoch{N}/`` (default ``<trainer.default_root_dir>/samples``), and sent to W&B
+    when a ``WandbLogger`` is active. Samples use seeds ``seed + i`` every time, so epochs are
+    compared on the same random draws.
+    """
+
+    def __init__(
+        self,
+        every_n_epochs: int = 1,
+        num_samples: int = 8,
+        sampler: Mapping[str, Any] | None = None,
+        max_tokens: int | None = None,
+        num_tokens: int = 256,
+        primer_tokens: int = 32,
+        log_media: int = 3,
+        seed: int = 0,
+        ngram_kinds: Sequence[str] = KINDS,
+        media_dir: str | Path | None = None,
+        tempo: float = 120,
+    ):
+        for name, value, low in (
+            ("every_n_epochs", every_n_epochs, 1), ("num_samples", num_samples, 1),
+            ("num_tokens", num_tokens, 1), ("primer_tokens", primer_tokens, 0),
+            ("log_media", log_media, 0),
+        ):  # fmt: skip
+            if value < low:
+                raise ValueError(f"MusicMetricsCallback: {name} must be >= {low}, got {value}")
+        self.every_n_epochs = every_n_epochs
+        self.num_samples = num_samples
+        self.sampler = Sampler(**dict(sampler or {}))
+        self.max_tokens = max_tokens
+        self.num_tokens = num_tokens
+        self.primer_tokens = primer_tokens
+        self.log_media = log_media
+        self.seed = seed
+        self.ngram_kinds = tuple(ngram_kinds)
+        self.media_dir = Path(media_dir) if media_dir is not None else None
+        self.tempo = tempo
+        self._data: _ValidationData | None = None
+        self._baseline_logged = False
+
+    def _validation_data(self, trainer: L.Trainer) -> _ValidationData:
+        if self._data is None:
+            datamodule = trainer.datamodule
+            kind = record_type(datamodule)
+            records = datamodule_records(datamodule, "val")
+            if kind == "lead_sheet":
+                inputs = [list(r.chords) for r in records]
+            elif self.primer_tokens:
+                inputs = datamodule.primers("val", self.primer_tokens)
+            else:
+                inputs = [[] for _ in records]
+            indexes = training_indexes(datamodule_records(datamodule, "train"), self.ngram_kinds)
+            self._data = _ValidationData(kind, records, indexes, inputs)
+        return self._data
+
+    def generate(self, pl_module: L.LightningModule, data: _ValidationData) -> list[Record]:
+        """``num_samples`` decoded samples over (or after) evenly spread validation inputs."""
+        inputs = [data.inputs[i] for i in spread(len(data.inputs), self.num_samples)]
+        hp = pl_module.hparams
+        if data.kind == "lead_sheet":
+            info = hp.data_info
+            max_tokens = self.max_tokens if self.max_tokens is not None else hp.max_len - 1
+            melodies = generate_melodies(
+                pl_module, inputs, self.sampler, 1, max_tokens=max_tokens, seed=self.seed
+            )
+            return [
+                LeadSheet.from_tokens(
+                    f"sample{i}", tokens, tuple(chords), ticks_per_beat=info["ticks_per_beat"],
+                    beats_per_bar=info["beats_per_bar"],
+                )
+                for i, (tokens, chords) in enumerate(zip(melodies, inputs, strict=True))
+            ]
+        vocab = Vocabulary(hp.vocab)
+        tokenizer = tokenizer_from_info(hp.data_info["tokenizer"])
+        sequences = generate_sequences(pl_module, inputs, self.sampler, self.num_tokens, self.seed)
+        return [
+            tokenizer.decode(vocab.decode(seq)).with_(id=f"sample{i}")
+            for i, seq in enumerate(sequences)
+        ]
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        data = self._validation_data(trainer)
+        rank_zero = trainer.is_global_zero
+        if not self._baseline_logged:
+            baseline = data.records if rank_zero else []
+            _log(pl_module, metric_values(baseline, data.kind, data.indexes, "data/", pl_module.device))
+            self._baseline_logged = True
+        samples = self.generate(pl_module, data) if rank_zero else []
+        _log(pl_module, metric_values(samples, data.kind, data.indexes, "gen/", pl_module.device))
+        if rank_zero and self.log_media:
+            self.save_media(trainer, samples[: self.log_media])
+
+    def save_media(self, trainer: L.Trainer, records: Sequence[Record]) -> list[dict[str, Path]]:
+        """Write each record's MIDI, piano roll and WAV; hand them to W&B when it is logging."""
+        from musicgen.render import render_all
+
+        root = self.media_dir or Path(trainer.default_root_dir) / "samples"
+        out = root / f"epoch{trainer.current_epoch}"
+        out.mkdir(parents=True, exist_ok=True)
+        files = [
+            render_all(r, out, r.id, formats=MEDIA_FORMATS, tempo=self.tempo) for r in records
+        ]
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger) and files:
+                _send_to_wandb(logger, files, [r.id for r in records], trainer)
+        return files
+
+
+def _send_to_wandb(
+    logger: WandbLogger, files: list[dict[str, Path]], names: list[str], trainer: L.Trainer
+) -> None:
+    """Each sample's piano roll (and audio) under its own key, so a panel follows one seed over
+    the epochs; the MIDI and WAV files as a versioned artifact.
+
+    ``wandb.Audio`` needs the optional ``soundfile`` package; without it the audio panels are
+    skipped (with a warning) and the WAV files are still in the artifact.
+    """
+    import wandb
+
+    step = trainer.global_step
+    with_audio = importlib.util.find_spec("soundfile") is not None
+    if not with_audio:
+        rank_zero_warn("W&B audio panels need `pip install soundfile`; the WAVs are in the artifact")
+    for name, f in zip(names, files, strict=True):
+        logger.log_image(f"gen/piano_roll/{name}", [str(f["png"])], step=step)
+        if with_audio:
+            logger.log_audio(f"gen/audio/{name}", [str(f["wav"])], step=step)
+    artifact = wandb.Artifact(f"{logger.experiment.id}-samples", type="samples")
+    for f in files:
+        artifact.add_file(str(f["mid"]))
+        artifact.add_file(str(f["wav"]))
+    logger.experiment.log_artifact(artifact, aliases=[f"epoch{trainer.current_epoch}"])
