@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from conftest import compose_config, tiny_train_overrides
@@ -71,8 +70,8 @@ def test_logged_inside_ratio_is_that_of_the_samples_the_checkpoint_regenerates(t
     logged = float(next(r for r in _logged(tmp_path / "train") if "gen/inside_ratio" in r)["gen/inside_ratio"])
 
     callback = MusicMetricsCallback(num_samples=3, log_media=0)
-    trainer = SimpleNamespace(datamodule=instantiate(cfg.data))
-    samples = callback.generate(load_model(ckpt), callback._validation_data(trainer))
+    data = callback.validation_data(instantiate(cfg.data))
+    samples = callback.generate(load_model(ckpt), data)
     counts = [inside_count(s) for s in samples]
     assert len(samples) == 3
     assert logged == pytest.approx(sum(c.inside for c in counts) / sum(c.total for c in counts), abs=1e-6)

@@ -61,7 +61,7 @@ def datamodule_records(datamodule: Any, split: str) -> list[Record]:
     if record_type(datamodule) == "lead_sheet":
         return datamodule.lead_sheets(split)
     vocab = Vocabulary(datamodule.model_inputs()["vocab"])
-    sequences = datamodule.primers(split, length=sys.maxsize - 1)
+    sequences = datamodule.primers(split, length=sys.maxsize - 1)  # whole sequences
     return [
         datamodule.tokenizer.decode(vocab.decode(seq)).with_(id=f"{split}:{i}")
         for i, seq in enumerate(sequences)
@@ -156,9 +156,9 @@ class MusicMetricsCallback(Callback):
         self._data: _ValidationData | None = None
         self._baseline_logged = False
 
-    def _validation_data(self, trainer: L.Trainer) -> _ValidationData:
+    def validation_data(self, datamodule: Any) -> _ValidationData:
+        """The validation records and generation inputs, and the training indexes (built once)."""
         if self._data is None:
-            datamodule = trainer.datamodule
             kind = record_type(datamodule)
             records = datamodule_records(datamodule, "val")
             if kind == "lead_sheet":
@@ -199,7 +199,7 @@ class MusicMetricsCallback(Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        data = self._validation_data(trainer)
+        data = self.validation_data(trainer.datamodule)
         rank_zero = trainer.is_global_zero
         if not self._baseline_logged:
             baseline = data.records if rank_zero else []

@@ -1,0 +1,423 @@
+"""``python -m musicgen.evaluate``: music metrics of datasets, and of a checkpoint's decoders.
+
+``task=dataset``: the human baselines. The inside ratio of the Weimar Jazz Database's Rhythm
+Changes solos (``wjazzd_path``), per solo and averaged; the metrics of a MIDI folder
+(``midi_path``), downbeat STD first; every metric of a split of any data config (``data=...``).
+
+``task=transforms``: the research's Figure 5 for a checkpoint. One row per decoding transform
+(``transforms``: sampler config names, default every transform and beam search), each metric's
+mean ± std over ``num_samples`` pieces (JazzGPT: melodies over ``chords``, Rhythm Changes by
+default, inside ratio first; MAR-Y/LSTM: ``num_tokens`` tokens, downbeat STD first), and the
+dataset baseline as the last row, plus a plot of each metric per transform.
+
+A run writes ``evaluation.json`` and ``evaluation.md`` (and ``evaluation.png`` for transforms)
+into its run folder and prints their paths. Means and stds are over pieces (population std);
+a piece where a metric is undefined (NaN, e.g. no notes) is left out of that metric.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from musicgen.cli import run_cli
+from musicgen.data.midi import MidiFolderSource
+from musicgen.data.records import LeadSheet, PianoScore
+from musicgen.data.tokenizers import tokenizer_from_info
+from musicgen.data.vocab import Vocabulary
+from musicgen.data.wjazzd import WJazzDError, WJazzDSource, solo_ids
+from musicgen.metrics.callback import datamodule_records, spread, training_indexes
+from musicgen.metrics.functional import compute_all, downbeat_std, inside_count
+from musicgen.metrics.ngrams import NGramIndex
+from musicgen.models import load_model
+from musicgen.paths import resolve_checkpoint
+from musicgen.sampling.generate import generate_melodies, generate_sequences
+from musicgen.sampling.progressions import resolve_chords
+from musicgen.sampling.transforms import TRANSFORMS
+from musicgen.training import run_dir
+
+Record = LeadSheet | PianoScore
+SAMPLER_CONF = Path(__file__).resolve().parents[1] / "conf" / "sampler"
+RHYTHM_CHANGES = "I Got Rhythm"
+"""``composition_info.template`` of the WJD compositions over Rhythm Changes."""
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def summarize(
+    records: Sequence[Record], chords_known: bool = True, indexes: Sequence[NGramIndex] = ()
+) -> dict[str, dict[str, float]]:
+    """Each metric of ``compute_all``: mean, std and number of pieces where it is defined."""
+    values = [compute_all(r, chords_known, indexes) for r in records]
+    names = list(dict.fromkeys(name for v in values for name in v))
+    summary = {}
+    for name in names:
+        x = np.array([v[name] for v in values if name in v], dtype=np.float64)
+        x = x[~np.isnan(x)]
+        summary[name] = {
+            "mean": float(x.mean()) if len(x) else math.nan,
+            "std": float(x.std()) if len(x) else math.nan,
+            "pieces": len(x),
+        }
+    return summary
+
+
+# ---------------------------------------------------------------- dataset baselines
+
+
+def rhythm_changes_solos(path: str | Path) -> tuple[list[LeadSheet], list[dict]]:
+    """The WJD's 4/4 solos over Rhythm Changes, and those skipped (beats leaving 4/4) with why."""
+    source = WJazzDSource(path, signature="4/4", max_choruses=None)
+    sheets, skipped = [], []
+    for melid in solo_ids(path, template=RHYTHM_CHANGES, signature="4/4"):
+        try:
+            sheets.append(source.read_solo(melid))
+        except WJazzDError as err:
+            skipped.append({"melid": melid, "reason": str(err)})
+    if not sheets:
+        raise ValueError(f"{path}: no readable 4/4 solos with template {RHYTHM_CHANGES!r}")
+    return sheets, skipped
+
+
+def rhythm_changes_baseline(path: str | Path) -> dict[str, Any]:
+    """Inside ratio of each Rhythm Changes solo, their mean and std, and the pooled ratio."""
+    sheets, skipped = rhythm_changes_solos(path)
+    solos, inside, scored = [], 0, 0
+    for sheet in sheets:
+        count = inside_count(sheet)
+        inside, scored = inside + count.inside, scored + count.total
+        meta = sheet.meta
+        solos.append({
+            "melid": meta["melid"], "performer": meta["performer"], "title": meta["title"],
+            "instrument": meta["instrument"], "notes_scored": count.total,
+            "inside_ratio": count.ratio,
+        })  # fmt: skip
+    ratios = np.array([s["inside_ratio"] for s in solos])
+    return {
+        "file": str(path),
+        "template": RHYTHM_CHANGES,
+        "signature": "4/4",
+        "solos": len(solos),
+        "skipped": skipped,
+        "inside_ratio_mean": float(np.nanmean(ratios)),
+        "inside_ratio_std": float(np.nanstd(ratios)),
+        "inside_ratio_pooled": inside / scored if scored else math.nan,
+        "per_solo": solos,
+        "metrics": summarize(sheets),
+    }
+
+
+def midi_baseline(path: str | Path) -> dict[str, Any]:
+    """Every metric of the pieces of a MIDI folder, with each piece's downbeat STD."""
+    scores, report = MidiFolderSource(path, progress=False).load()
+    return {
+        "path": str(path),
+        "pieces": len(scores),
+        "report": report,
+        "per_piece": [{"id": s.id, "notes": len(s), "downbeat_std": downbeat_std(s)} for s in scores],
+        "metrics": summarize(scores),
+    }
+
+
+def data_baseline(data_cfg: DictConfig, split: str) -> dict[str, Any]:
+    """Every metric of a split of a data config; plagiarism is against its training split."""
+    datamodule = instantiate(data_cfg)
+    records = datamodule_records(datamodule, split)
+    indexes = [] if split == "train" else training_indexes(datamodule_records(datamodule, "train"))
+    return {
+        "data": data_cfg.get("_target_"),
+        "source": OmegaConf.to_container(data_cfg.source, resolve=True),
+        "split": split,
+        "records": len(records),
+        "metrics": summarize(records, indexes=indexes),
+    }
+
+
+def evaluate_dataset(cfg: DictConfig) -> dict[str, Any]:
+    result: dict[str, Any] = {"task": "dataset"}
+    if cfg.wjazzd_path:
+        result["rhythm_changes"] = rhythm_changes_baseline(cfg.wjazzd_path)
+    if cfg.midi_path:
+        result["midi"] = midi_baseline(cfg.midi_path)
+    if cfg.get("data") is not None:
+        result["data"] = data_baseline(cfg.data, cfg.split)
+    if len(result) == 1:
+        raise ValueError("task=dataset needs wjazzd_path=..., midi_path=... or data=<config>")
+    return result
+
+
+# ---------------------------------------------------------------- decoding transforms
+
+
+def sampler_names(names: Sequence[str] | None) -> list[str]:
+    """The rows' sampler config names; None means every transform, then beam search."""
+    names = list(names) if names is not None else [*TRANSFORMS, "beam"]
+    available = sorted(p.stem for p in SAMPLER_CONF.glob("*.yaml"))
+    unknown = [n for n in names if n not in available]
+    if unknown or not names:
+        what = f"unknown {unknown}" if unknown else "no sampler named"
+        raise ValueError(f"transforms={names}: {what}; choose from {', '.join(available)}")
+    return names
+
+
+def build_sampler(name: str, options: DictConfig | dict | None = None):
+    """The sampler of ``conf/sampler/<name>.yaml`` with ``options`` merged over it."""
+    return instantiate(OmegaConf.merge(OmegaConf.load(SAMPLER_CONF / f"{name}.yaml"), options or {}))
+
+
+def checkpoint_datamodule(ckpt: Path):
+    """The data module a checkpoint was trained on (its recorded config), or None."""
+    run = torch.load(ckpt, map_location="cpu", weights_only=False).get("musicgen_run")
+    if not run:
+        return None
+    return instantiate(OmegaConf.create(run["config"]["data"]))
+
+
+def generate_records(model, sampler, cfg: DictConfig, chords: list[str] | None,
+                     primers: list[list[int]] | None) -> list[Record]:
+    """``cfg.num_samples`` pieces with one sampler (JazzGPT: its best beams, when searching)."""
+    hp = model.hparams
+    if chords is not None:
+        count = min(cfg.num_samples, sampler.beam_width) if sampler.beam_width > 1 else cfg.num_samples
+        melodies = generate_melodies(model, chords, sampler, count, cfg.max_tokens, cfg.seed)
+        info = hp.data_info
+        return [
+            LeadSheet.from_tokens(
+                f"sample{i}", tokens, tuple(chords), ticks_per_beat=info["ticks_per_beat"],
+                beats_per_bar=info["beats_per_bar"],
+            )
+            for i, tokens in enumerate(melodies)
+        ]
+    vocab = Vocabulary(hp.vocab)
+    tokenizer = tokenizer_from_info(hp.data_info["tokenizer"])
+    sequences = generate_sequences(model, primers, sampler, cfg.num_tokens, cfg.seed)
+    return [tokenizer.decode(vocab.decode(s)).with_(id=f"sample{i}") for i, s in enumerate(sequences)]
+
+
+def transforms_baseline(cfg: DictConfig, is_jazz: bool, datamodule,
+                        indexes: Sequence[NGramIndex]) -> dict[str, Any]:
+    """The dataset row: ``wjazzd_path``'s Rhythm Changes solos (JazzGPT) or ``midi_path``'s pieces
+    (MAR-Y/LSTM) when given, else the checkpoint's own data split.
+
+    Plagiarism is scored only on the checkpoint's own held-out split: other data may overlap
+    the training set.
+    """
+    if is_jazz and cfg.wjazzd_path:
+        records = rhythm_changes_solos(cfg.wjazzd_path)[0]
+        label, indexes = f"WJD Rhythm Changes solos ({len(records)})", ()
+    elif not is_jazz and cfg.midi_path:
+        records = MidiFolderSource(cfg.midi_path, progress=False).load()[0]
+        label, indexes = f"MIDI folder {cfg.midi_path} ({len(records)} pieces)", ()
+    elif datamodule is not None:
+        records = datamodule_records(datamodule, cfg.split)
+        label = f"checkpoint data, {cfg.split} split ({len(records)} pieces)"
+    else:
+        path = "wjazzd_path" if is_jazz else "midi_path"
+        raise ValueError(f"no dataset baseline: give {path}=..., or a checkpoint saved by train.py")
+    return {"name": "dataset", "label": label, "samples": len(records),
+            "metrics": summarize(records, indexes=indexes)}
+
+
+def evaluate_transforms(cfg: DictConfig) -> dict[str, Any]:
+    ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
+    names = sampler_names(cfg.transforms)
+    model = load_model(ckpt)
+    is_jazz = "chord_vocab" in model.hparams
+    own_baseline = not (cfg.wjazzd_path if is_jazz else cfg.midi_path)
+    needs_data = cfg.plagiarism or own_baseline or (not is_jazz and cfg.primer == "data")
+    datamodule = checkpoint_datamodule(ckpt) if needs_data else None
+    indexes = []
+    if cfg.plagiarism and datamodule is not None:
+        indexes = training_indexes(datamodule_records(datamodule, "train"))
+    chords = primers = None
+    if is_jazz:
+        chords = resolve_chords(
+            cfg.chords, key=cfg.key, choruses=cfg.choruses,
+            beats_per_bar=model.hparams.data_info["beats_per_bar"], wjazzd_path=cfg.wjazzd_path,
+        )
+    elif cfg.primer is None:
+        primers = [[] for _ in range(cfg.num_samples)]
+    elif cfg.primer == "data" and datamodule is not None:
+        available = [p for p in datamodule.primers(cfg.split, cfg.primer_length) if p]
+        primers = [available[i] for i in spread(len(available), cfg.num_samples)]
+    else:
+        raise ValueError(f"primer={cfg.primer}: use null, or data with a checkpoint saved by train.py")
+    rows = []
+    for name in names:
+        sampler = build_sampler(name, cfg.sampler_options)
+        records = generate_records(model, sampler, cfg, chords, primers)
+        rows.append({"name": name, "sampler": sampler.name, "samples": len(records),
+                     "metrics": summarize(records, indexes=indexes)})
+    rows.append(transforms_baseline(cfg, is_jazz, datamodule, indexes))
+    return {
+        "task": "transforms",
+        "checkpoint": str(ckpt.resolve()),
+        "model": type(model).__name__,
+        "headline": "inside_ratio" if is_jazz else "downbeat_std",
+        "chords": cfg.chords if is_jazz else None,
+        "primer": None if is_jazz else cfg.primer,
+        "num_samples": cfg.num_samples,
+        "seed": cfg.seed,
+        "rows": rows,
+    }
+
+
+# ---------------------------------------------------------------- reports
+
+
+def _number(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def _mean_std(stat: dict | None) -> str:
+    if stat is None or math.isnan(stat["mean"]):
+        return "–"
+    return f"{stat['mean']:.3f} ± {stat['std']:.3f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def _metric_table(metrics: dict[str, dict]) -> list[str]:
+    rows = [(name, _number(s["mean"]), _number(s["std"]), s["pieces"]) for name, s in metrics.items()]
+    return _table(("metric", "mean", "std", "pieces"), rows)
+
+
+def metric_columns(result: dict[str, Any]) -> list[str]:
+    """The headline metric, then every other metric in the order the rows report them."""
+    names = dict.fromkeys([result["headline"]])
+    for row in result["rows"]:
+        names.update(dict.fromkeys(row["metrics"]))
+    return list(names)
+
+
+def transforms_markdown(result: dict[str, Any]) -> str:
+    columns = metric_columns(result)
+    headline = columns[0]
+    what = f"chords `{result['chords']}`" if result["chords"] else f"primer `{result['primer']}`"
+    lines = [
+        f"# Decoding transforms: {result['model']}",
+        "",
+        f"Checkpoint `{result['checkpoint']}`; {what}; {result['num_samples']} samples per "
+        f"sampler, seed {result['seed']}. {headline} is mean ± std over samples; the other "
+        "columns are means (stds in evaluation.json).",
+        "",
+    ]
+    rows = []
+    for row in result["rows"]:
+        name = f"**{row['label']}**" if row["name"] == "dataset" else f"{row['name']} (`{row['sampler']}`)"
+        metrics = row["metrics"]
+        rows.append([name, row["samples"], _mean_std(metrics.get(headline)),
+                     *(_number(metrics[c]["mean"]) if c in metrics else "–" for c in columns[1:])])
+    lines += _table(("sampler", "n", f"{headline} (mean ± std)", *columns[1:]), rows)
+    return "\n".join(lines) + "\n"
+
+
+def dataset_markdown(result: dict[str, Any]) -> str:
+    lines = ["# Dataset baselines", ""]
+    if "rhythm_changes" in result:
+        rc = result["rhythm_changes"]
+        lines += [
+            f"## Weimar Jazz Database: Rhythm Changes solos ({rc['solos']})",
+            "",
+            f"Template `{rc['template']}`, {rc['signature']}; {len(rc['skipped'])} skipped. "
+            f"Inside ratio {rc['inside_ratio_mean']:.3f} ± {rc['inside_ratio_std']:.3f} "
+            f"(mean ± std over solos), {_number(rc['inside_ratio_pooled'])} pooled over all notes.",
+            "",
+        ]
+        lines += _table(
+            ("melid", "performer", "title", "instrument", "notes", "inside ratio"),
+            [(s["melid"], s["performer"], s["title"], s["instrument"], s["notes_scored"],
+              _number(s["inside_ratio"])) for s in rc["per_solo"]],
+        )
+        lines += ["", *_metric_table(rc["metrics"]), ""]
+    if "midi" in result:
+        midi = result["midi"]
+        lines += [f"## MIDI folder `{midi['path']}` ({midi['pieces']} pieces)", ""]
+        lines += [*_metric_table(midi["metrics"]), ""]
+    if "data" in result:
+        data = result["data"]
+        lines += [f"## `{data['data']}`, {data['split']} split ({data['records']} records)", ""]
+        lines += [*_metric_table(data["metrics"]), ""]
+    return "\n".join(lines)
+
+
+def plot_transforms(result: dict[str, Any], path: str | Path) -> Path:
+    """One panel per metric: a bar (± std) per sampler, the dataset baseline as a line."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    columns = metric_columns(result)
+    samplers = [r for r in result["rows"] if r["name"] != "dataset"]
+    baseline = next(r for r in result["rows"] if r["name"] == "dataset")
+    ncols = 3
+    nrows = math.ceil(len(columns) / ncols)
+    fig = Figure(figsize=(4.5 * ncols, 3.2 * nrows), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    x = np.arange(len(samplers))
+    for ax, name in zip(axes, columns, strict=False):
+        stats = [r["metrics"].get(name, {"mean": math.nan, "std": math.nan}) for r in samplers]
+        ax.bar(x, [s["mean"] for s in stats], yerr=[s["std"] for s in stats], color="tab:blue",
+               capsize=2)
+        if name in baseline["metrics"] and not math.isnan(baseline["metrics"][name]["mean"]):
+            ax.axhline(baseline["metrics"][name]["mean"], color="tab:red", linestyle="--",
+                       label="dataset")
+            ax.legend(fontsize=7)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks(x, [r["name"] for r in samplers], rotation=60, ha="right", fontsize=7)
+    for ax in axes[len(columns):]:
+        ax.set_axis_off()
+    fig.suptitle(f"{result['model']}: metrics per decoding transform ({baseline['label']} dashed)")
+    fig.savefig(path)
+    return Path(path)
+
+
+def _json_ready(value: Any) -> Any:
+    """NaN as null, so the file is strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def evaluate(cfg: DictConfig) -> Path:
+    """Run ``cfg.task``; returns the path of ``evaluation.json``."""
+    if cfg.get("task") not in ("dataset", "transforms"):
+        raise ValueError(f"task={cfg.get('task')}: choose task=dataset or task=transforms")
+    result = evaluate_dataset(cfg) if cfg.task == "dataset" else evaluate_transforms(cfg)
+    out = run_dir(cfg)
+    paths = [out / "evaluation.json", out / "evaluation.md"]
+    paths[0].write_text(json.dumps(_json_ready(result), indent=2))
+    if cfg.task == "dataset":
+        paths[1].write_text(dataset_markdown(result))
+    else:
+        paths[1].write_text(transforms_markdown(result))
+        paths.append(plot_transforms(result, out / "evaluation.png"))
+    for path in paths:
+        print(path.resolve())
+    return paths[0]
+
+
+@hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_cli(evaluate, cfg)
+
+
+if __name__ == "__main__":
+    main()

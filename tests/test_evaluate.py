@@ -1,0 +1,131 @@
+"""``python -m musicgen.evaluate``: dataset baselines and the per-transform table of a checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import compose_config, tiny_train_overrides
+
+from musicgen.data.midi import MidiFolderSource
+from musicgen.data.wjazzd import read_solo, solo_ids
+from musicgen.evaluate import evaluate, sampler_names
+from musicgen.metrics import functional as F
+from musicgen.sampling.transforms import TRANSFORMS
+from musicgen.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("evaluate-ckpt")
+    return {
+        model: train(compose_config("train", tiny_train_overrides(model), root / model))
+        for model in ("jazzgpt", "lstm")
+    }
+
+
+def _evaluate(overrides: list[str], run: Path) -> dict:
+    path = evaluate(compose_config("evaluate", overrides, run))
+    assert path == run / "evaluation.json"
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize(
+    ("model", "settings", "headline"),
+    [
+        ("jazzgpt", ["chords=ii_v_i"], "inside_ratio"),
+        ("lstm", ["num_tokens=24", "primer=data"], "downbeat_std"),
+    ],
+)
+def test_transforms_table_has_a_row_per_transform_then_the_dataset_row(
+    checkpoints, tmp_path, model, settings, headline
+):
+    run = tmp_path / "eval"
+    overrides = [
+        "task=transforms", f"ckpt_path={checkpoints[model]}", "transforms=[softmax,topk]",
+        "num_samples=2", "wjazzd_path=null", *settings,
+    ]  # fmt: skip
+    result = _evaluate(overrides, run)
+    assert result["headline"] == headline
+    assert [r["name"] for r in result["rows"]] == ["softmax", "topk", "dataset"]
+    assert [r["samples"] for r in result["rows"][:2]] == [2, 2]
+    assert "checkpoint data, val split" in result["rows"][-1]["label"]
+    for row in result["rows"]:
+        assert headline in row["metrics"]
+
+    table = [line for line in (run / "evaluation.md").read_text().splitlines() if line.startswith("| ")]
+    assert headline in table[0]
+    assert [line.split(" | ")[0] for line in table[2:]] == [
+        "| softmax (`softmax`)", "| topk (`topk_k15`)", f"| **{result['rows'][-1]['label']}**",
+    ]  # fmt: skip
+    assert (run / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_beam_row_scores_its_best_beams_without_repeating_them(checkpoints, tmp_path):
+    overrides = [
+        "task=transforms", f"ckpt_path={checkpoints['jazzgpt']}", "transforms=[beam]",
+        "num_samples=10", "chords=ii_v_i", "wjazzd_path=null", "plagiarism=false",
+    ]  # fmt: skip
+    rows = _evaluate(overrides, tmp_path / "eval")["rows"]
+    assert rows[0]["sampler"] == "beam4_softmax" and rows[0]["samples"] == 4
+    assert not any(name.startswith("plagiarism") for name in rows[0]["metrics"])
+
+
+def test_rhythm_changes_baseline_matches_functional_inside_ratio_per_solo(shared_data, tmp_path):
+    db = shared_data / "wjazzd" / "wjazzd.db"
+    if not db.is_file():
+        pytest.skip(f"{db} is absent")
+    midi = shared_data / "ff_midi"
+    result = _evaluate(
+        ["task=dataset", f"wjazzd_path={db}", f"midi_path={midi}"], tmp_path / "eval"
+    )
+    rc = result["rhythm_changes"]
+    melids = solo_ids(db, template="I Got Rhythm", signature="4/4")
+    assert [s["melid"] for s in rc["per_solo"]] == melids and rc["skipped"] == []
+    expected = [F.inside_ratio(read_solo(db, m, max_choruses=None)) for m in melids]
+    assert [s["inside_ratio"] for s in rc["per_solo"]] == pytest.approx(expected)
+    assert rc["inside_ratio_mean"] == pytest.approx(np.mean(expected))
+    assert rc["metrics"]["inside_ratio"]["mean"] == pytest.approx(np.mean(expected))
+
+    scores, _ = MidiFolderSource(midi, progress=False).load()
+    assert result["midi"]["pieces"] == len(scores)
+    assert result["midi"]["metrics"]["downbeat_std"]["mean"] == pytest.approx(
+        np.nanmean([F.downbeat_std(s) for s in scores])
+    )
+    markdown = (tmp_path / "eval" / "evaluation.md").read_text()
+    assert f"Rhythm Changes solos ({len(melids)})" in markdown
+    assert sum(line.startswith(f"| {m} |") for m in melids for line in markdown.splitlines()) == len(melids)
+
+
+def test_dataset_task_scores_a_split_of_any_data_config(tmp_path):
+    overrides = ["task=dataset", "wjazzd_path=null", "data=chorales_leadsheet", "data.source.limit=6"]
+    data = _evaluate(overrides, tmp_path / "eval")["data"]
+    assert data["split"] == "val" and data["records"] > 0
+    assert {"inside_ratio", "downbeat_std", "plagiarism_interval_6"} <= data["metrics"].keys()
+    assert 0 <= data["metrics"]["inside_ratio"]["mean"] <= 1
+
+
+def test_default_transforms_are_every_transform_then_beam_and_unknown_names_are_listed():
+    assert sampler_names(None) == [*TRANSFORMS, "beam"]
+    with pytest.raises(ValueError, match=r"unknown \['bogus'\]; choose from argmax, beam"):
+        sampler_names(["softmax", "bogus"])
+
+
+def test_cli_without_a_dataset_is_one_clear_line(tmp_path):
+    env = {**os.environ, "MUSICGEN_OUTPUTS": str(tmp_path)}
+    env.pop("WJAZZD_PATH", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "musicgen.evaluate", "task=dataset"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: task=dataset needs wjazzd_path=..., midi_path=... or data=<config>"
+    )
