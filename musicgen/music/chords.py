@@ -116,9 +116,9 @@ class ChordParseError(ValueError):
     """A chord symbol that neither WJD nor lead-sheet syntax reads; ``.symbol`` holds it."""
 
     def __init__(self, symbol: object, reason: str = ""):
-        self.symbol = symbol
+        self.symbol, self.reason = symbol, reason
         detail = f": {reason}" if reason else ""
-        super().__init__(f"cannot parse chord symbol {symbol!r}{detail}")
+        super().__init__(f"unknown chord symbol {symbol!r}{detail}")
 
 
 @dataclass(frozen=True)

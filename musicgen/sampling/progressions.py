@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from musicgen.music.chords import canonical, parse_chord, transpose_chord
+from musicgen.music.chords import ChordParseError, canonical, parse_chord, transpose_chord
 from musicgen.music.pitch import pitch_class_of_name
 
 # Named progressions: (key as written, bars separated by "|").
@@ -29,11 +30,13 @@ PROGRESSIONS: dict[str, tuple[str, str]] = {
 def parse_progression(text: str, beats_per_bar: int = 4) -> list[str]:
     """``"Bb6 G7 | C-7 F7"`` → one canonical chord per beat; a bar's chords share its beats evenly.
 
+    Bars end at ``|`` or a line break; spaces and tabs separate chords, and empty bars are skipped.
+
     When the beats do not divide evenly the earlier chords get the extra beat (3 chords in 4/4:
     2 + 1 + 1). An unknown symbol raises ChordParseError naming it.
     """
     beats: list[str] = []
-    bars = [bar.split() for bar in text.replace("\n", " ").split("|")]
+    bars = [bar.split() for bar in re.split(r"[|\n]", text)]
     bars = [bar for bar in bars if bar]
     if not bars:
         raise ValueError("chords: the progression is empty")
@@ -42,7 +45,12 @@ def parse_progression(text: str, beats_per_bar: int = 4) -> list[str]:
             raise ValueError(f"chords: bar {number} has {len(bar)} chords but only {beats_per_bar} beats")
         share, extra = divmod(beats_per_bar, len(bar))
         for i, symbol in enumerate(bar):
-            beats += [canonical(symbol)] * (share + (1 if i < extra else 0))
+            try:
+                chord = canonical(symbol)
+            except ChordParseError as error:
+                where = f"bar {number}" + (f", {error.reason}" if error.reason else "")
+                raise ChordParseError(symbol, where) from None
+            beats += [chord] * (share + (1 if i < extra else 0))
     return beats
 
 
