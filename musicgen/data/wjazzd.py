@@ -96,26 +96,44 @@ class WJazzDSource:
             "max_duration_beats": self.max_duration_beats,
             "long_policy": self.long_policy,
             "unknown_chords": self.unknown_chords,
-            "file": file_digest(self.path),
+            "file": file_digest(_existing(self.path)),
         }
 
     def load(self) -> tuple[list[LeadSheet], dict]:
         """All selected solos, and a report of what selection and quantization did."""
         with closing(_connect(self.path)) as db:
-            solos = _solo_rows(db)
+            everything = _solo_rows(db)
             report: dict = {
                 "file": self.path.name,
                 "signature": self.signature,
                 "max_choruses": self.max_choruses,
-                "solos_in_file": len(solos),
+                "solos_in_file": len(everything),
             }
-            solos = [s for s in solos if s["signature"] == self.signature]
+            if not everything:
+                raise WJazzDError(f"{self.path}: solo_info has no solos")
+            solos = [s for s in everything if s["signature"] == self.signature]
             report["solos_after_signature_filter"] = len(solos)
+            if not solos:
+                found = Counter(s["signature"] or "none" for s in everything)
+                raise WJazzDError(
+                    f"no solo left after the signature filter (signature={self.signature}; "
+                    f"the file has {', '.join(f'{sig}: {n}' for sig, n in found.most_common())})"
+                )
             if self.max_choruses is not None:
                 solos = [s for s in solos if (s["chorus_count"] or 0) <= self.max_choruses]
             report["solos_after_chorus_filter"] = len(solos)
+            if not solos:
+                raise WJazzDError(
+                    f"no solo left after the chorus filter (max_choruses={self.max_choruses}; "
+                    f"{report['solos_after_signature_filter']} {self.signature} solos have more)"
+                )
             sheets, counts = self._read(db, solos)
         skipped = counts.pop("skipped_beat_grid")
+        if not sheets:
+            raise WJazzDError(
+                f"no solo left after the beat-grid check: all {len(skipped)} selected solos have "
+                f"bars that are not {self.signature} in their beats"
+            )
         report["solos_skipped_beats_not_in_signature"] = skipped
         report["solos"] = len(sheets)
         report["beats"] = sum(s.num_beats for s in sheets)
@@ -244,11 +262,15 @@ def _beats_per_bar(signature: str) -> int:
     return int(numerator)
 
 
-def _connect(path: str | Path) -> sqlite3.Connection:
-    """Open read-only and check every table and column this module reads."""
-    path = Path(path)
+def _existing(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"Weimar Jazz Database not found: {path}")
+    return path
+
+
+def _connect(path: str | Path) -> sqlite3.Connection:
+    """Open read-only and check every table and column this module reads."""
+    path = _existing(Path(path))
     db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     try:
