@@ -1,40 +1,52 @@
-"""What ``python train.py`` does: build data, model, loggers and trainer from the config, then fit."""
+"""What ``python train.py`` does: build data, model, loggers and trainer from the config, then fit.
+
+Every run folder holds what is needed to trust and repeat it: ``config.yaml`` (resolved) and
+``run_info.json`` (package version, git commit, data cache key, how the run ended and its
+results, which ``python -m musicgen.sweep`` tabulates). Checkpoints carry the same record.
+"""
 
 from __future__ import annotations
 
-import logging
+import json
 import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+)
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 import musicgen
+from musicgen.callbacks import AtomicCheckpointIO, FiniteLossGuard, GracefulStop, RunInfo
+from musicgen.loggers import finish_wandb
 from musicgen.paths import resolve_checkpoint
 
-log = logging.getLogger(__name__)
 
+def git_commit() -> dict[str, Any]:
+    """The checkout's commit, and whether uncommitted changes make it an incomplete record."""
 
-class RunInfo(Callback):
-    """Stores the resolved config, package version, git commit and data cache key in checkpoints."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
 
-    def __init__(self, info: dict):
-        self.info = info
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        checkpoint["musicgen_run"] = self.info
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
 def run_dir(cfg: DictConfig) -> Path:
@@ -43,7 +55,29 @@ def run_dir(cfg: DictConfig) -> Path:
     return out
 
 
-def build_callbacks(cfg: DictConfig, out: Path, info: dict) -> list[Callback]:
+def resolve_precision(precision: str | int, accelerator: str) -> str | int:
+    """``auto``: bf16-mixed on GPUs that support it, fp16-mixed (Lightning adds the gradient
+    scaler) on older GPUs, full precision on CPU."""
+    if str(precision) != "auto":
+        return precision
+    if accelerator not in ("gpu", "cuda", "auto") or not torch.cuda.is_available():
+        return "32-true"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+
+
+def resume_checkpoint(cfg: DictConfig, out: Path) -> Path | None:
+    """The checkpoint to resume: ``ckpt_path`` if given ("last": the newest ``last.ckpt`` under
+    ``paths.outputs/train``), else this run folder's own ``last.ckpt`` when a requeued job
+    (SLURM, submitit) restarts in the folder it was killed in."""
+    if cfg.get("ckpt_path"):
+        outputs = Path(cfg.paths.outputs)
+        search = outputs / "train" if cfg.ckpt_path == "last" else outputs
+        return resolve_checkpoint(cfg.ckpt_path, search)
+    own = out / "checkpoints" / "last.ckpt"
+    return own if own.is_file() else None
+
+
+def build_callbacks(cfg: DictConfig, out: Path, info: dict, with_loggers: bool) -> list[Callback]:
     callbacks: list[Callback] = [
         ModelCheckpoint(
             dirpath=out / "checkpoints",
@@ -55,11 +89,51 @@ def build_callbacks(cfg: DictConfig, out: Path, info: dict) -> list[Callback]:
             save_last=True,
         ),
         RunInfo(info),
+        FiniteLossGuard(),
+        GracefulStop(out / "checkpoints" / "last.ckpt"),
     ]
+    if with_loggers:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
     if cfg.get("early_stopping"):
         callbacks.append(EarlyStopping(**cfg.early_stopping))
     callbacks += [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     return callbacks
+
+
+def build_trainer(cfg: DictConfig, out: Path, info: dict) -> L.Trainer:
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_cfg["precision"] = resolve_precision(
+        trainer_cfg.get("precision", "32-true"), trainer_cfg.get("accelerator", "auto")
+    )
+    plugins = [instantiate(p) for p in trainer_cfg.pop("plugins", None) or []]
+    return instantiate(
+        trainer_cfg,
+        logger=loggers or False,
+        callbacks=build_callbacks(cfg, out, info, with_loggers=bool(loggers)),
+        plugins=[*plugins, AtomicCheckpointIO()],
+        default_root_dir=str(out),  # where Lightning's SLURM requeue writes hpc_ckpt_*.ckpt
+    )
+
+
+def results(trainer: L.Trainer, last: Path) -> dict[str, Any]:
+    """The numbers a sweep summary compares: losses, how far training got, which checkpoints."""
+    metrics = trainer.callback_metrics
+    best = trainer.checkpoint_callback
+    best_score = getattr(best, "best_model_score", None)
+    return {
+        "val_loss": float(metrics["val/loss"]) if "val/loss" in metrics else None,
+        "best_val_loss": float(best_score) if best_score is not None else None,
+        "train_loss": float(metrics["train/loss"]) if "train/loss" in metrics else None,
+        "epochs": trainer.current_epoch,
+        "steps": trainer.global_step,
+        "checkpoint": str(last.resolve()),
+        "best_checkpoint": getattr(best, "best_model_path", "") or None,
+    }
+
+
+def write_run_info(out: Path, record: dict) -> None:
+    (out / "run_info.json").write_text(json.dumps(record, indent=2, default=str))
 
 
 def train(cfg: DictConfig) -> Path:
@@ -70,20 +144,54 @@ def train(cfg: DictConfig) -> Path:
     datamodule.prepare_data()
     datamodule.setup("fit")
     model = instantiate(cfg.model, **datamodule.model_inputs())
+    git = git_commit()
     info = {
         "config": OmegaConf.to_container(cfg, resolve=True),
         "version": musicgen.__version__,
-        "git_commit": git_commit(),
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
         "data_cache_key": datamodule.cache_key(),
     }
-    OmegaConf.save(cfg, out / "config.yaml", resolve=True)
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
-    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=build_callbacks(cfg, out, info))
-    resume = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs) if cfg.get("ckpt_path") else None
-    print(f"run directory: {out.resolve()}")
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resume)
+    trainer = build_trainer(cfg, out, info)
+    resume = resume_checkpoint(cfg, out)
     last = out / "checkpoints" / "last.ckpt"
+    params = sum(p.numel() for p in model.parameters())
+    record = {
+        **{k: v for k, v in info.items() if k != "config"},
+        "command": sys.argv,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "resumed_from": str(resume) if resume else None,
+        "parameters": params,
+        "status": "running",
+    }
+    if trainer.is_global_zero:
+        OmegaConf.save(cfg, out / "config.yaml", resolve=True)
+        write_run_info(out, record)
+        print(f"run directory: {out.resolve()}")
+        if resume:
+            print(f"resuming from {resume}")
+    for logger in trainer.loggers:
+        run = {**record, "command": " ".join(sys.argv)}
+        logger.log_hyperparams({"config": info["config"], "run": run, "model/params": params})
+    stop = next(c for c in trainer.callbacks if isinstance(c, GracefulStop))
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume)
+    except SIGTERMException:
+        if trainer.is_global_zero:
+            status = f"stopped by {stop.signal.name}"
+            write_run_info(out, {**record, "status": status, "results": results(trainer, last)})
+            print(f"{status} at step {trainer.global_step}; saved {last.resolve()}")
+            print("continue with: python train.py <same overrides> ckpt_path=last")
+        sys.exit(128 + stop.signal)
+    except BaseException as err:
+        if trainer.is_global_zero:
+            write_run_info(out, {**record, "status": f"failed: {type(err).__name__}: {err}"})
+        raise
+    finally:
+        finish_wandb(trainer.loggers)
     if not last.exists():  # fast_dev_run saves nothing: write one so the run can be sampled
         trainer.save_checkpoint(last)
-    print(f"checkpoint: {last.resolve()}")
+    if trainer.is_global_zero:
+        write_run_info(out, {**record, "status": "finished", "results": results(trainer, last)})
+        print(f"checkpoint: {last.resolve()}")
     return last
