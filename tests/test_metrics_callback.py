@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from conftest import compose_config, tiny_train_overrides
 from hydra.utils import instantiate
 
+from musicgen.data.records import LeadSheet
 from musicgen.metrics.callback import MusicMetricsCallback, spread
 from musicgen.metrics.functional import inside_count
 from musicgen.models import load_model
@@ -104,3 +107,13 @@ def test_spread_picks_evenly_and_repeats_only_when_short():
 def test_bad_settings_are_refused_naming_the_setting(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MusicMetricsCallback(**kwargs)
+
+
+def test_chords_outside_the_vocabulary_are_scored_like_nc_and_rendered_silently(tmp_path):
+    # Validation windows decode chords the training vocabulary lacks as <unk>.
+    sheet = LeadSheet("w", np.array([60, 64, 0, 62]), np.full(4, 24), ("C", "<unk>", "<unk>", "C"))
+    assert inside_count(sheet) == (1, 2, 1)
+    files = MusicMetricsCallback(media_dir=tmp_path).save_media(
+        SimpleNamespace(current_epoch=0, loggers=[]), [sheet]
+    )
+    assert all(path.stat().st_size > 0 for path in files[0].values())

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from musicgen.data.records import REST, LeadSheet, PianoScore
+from musicgen.data.vocab import UNK
 from musicgen.metrics.ngrams import NGramIndex, record_codes
 from musicgen.music.chords import parse_chord
 
@@ -99,12 +100,14 @@ def count_inside(pitches: Sequence[int] | np.ndarray, onset_beats: Sequence[int]
 
 @lru_cache(maxsize=4096)
 def _tone_set(symbol: str) -> frozenset[int] | None:
+    if symbol == UNK:  # a chord outside the vocabulary: no known tones, scored like NC
+        return None
     chord = parse_chord(symbol)
     return None if chord.is_nc else frozenset(chord.tones)
 
 
 def chord_tone_sets(chords: Sequence[str]) -> list[frozenset[int] | None]:
-    """Per-beat chord-tone pitch classes of a chart (None for NC)."""
+    """Per-beat chord-tone pitch classes of a chart (None for NC and ``<unk>``)."""
     return [_tone_set(symbol) for symbol in chords]
 
 

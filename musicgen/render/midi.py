@@ -7,6 +7,7 @@ from pathlib import Path
 import pretty_midi
 
 from musicgen.data.records import REST, LeadSheet, PianoScore
+from musicgen.data.vocab import UNK
 
 RESOLUTION = 480
 """MIDI ticks per quarter note: divisible by 24, so every lead-sheet grid tick is exact."""
@@ -47,9 +48,11 @@ def chord_changes(chords: tuple[str, ...]) -> list[tuple[int, int, str]]:
 
 
 def comping_pitches(symbol: str) -> list[int]:
-    """Close-position chord tones in C3-B3 for a chord symbol; none for "NC"."""
+    """Close-position chord tones in C3-B3 for a chord symbol; none for "NC" or ``<unk>``."""
     from musicgen.music.chords import parse_chord
 
+    if symbol == UNK:  # a chord outside the model's vocabulary: nothing known to play
+        return []
     chord = parse_chord(symbol)
     if chord.is_nc:
         return []
