@@ -101,7 +101,9 @@ def _log(pl_module: L.LightningModule, values: dict[str, Any]) -> None:
 
 
 @dataclass
-class _ValidationData:
+class ValidationData:
+    """What the callback reads from the data module once: records, generation inputs, indexes."""
+
     kind: str
     records: list[Record]
     indexes: list[NGramIndex]
@@ -153,10 +155,10 @@ class MusicMetricsCallback(Callback):
         self.ngram_kinds = tuple(ngram_kinds)
         self.media_dir = Path(media_dir) if media_dir is not None else None
         self.tempo = tempo
-        self._data: _ValidationData | None = None
+        self._data: ValidationData | None = None
         self._baseline_logged = False
 
-    def validation_data(self, datamodule: Any) -> _ValidationData:
+    def validation_data(self, datamodule: Any) -> ValidationData:
         """The validation records and generation inputs, and the training indexes (built once)."""
         if self._data is None:
             kind = record_type(datamodule)
@@ -168,10 +170,10 @@ class MusicMetricsCallback(Callback):
             else:
                 inputs = [[] for _ in records]
             indexes = training_indexes(datamodule_records(datamodule, "train"), self.ngram_kinds)
-            self._data = _ValidationData(kind, records, indexes, inputs)
+            self._data = ValidationData(kind, records, indexes, inputs)
         return self._data
 
-    def generate(self, pl_module: L.LightningModule, data: _ValidationData) -> list[Record]:
+    def generate(self, pl_module: L.LightningModule, data: ValidationData) -> list[Record]:
         """``num_samples`` decoded samples over (or after) evenly spread validation inputs."""
         inputs = [data.inputs[i] for i in spread(len(data.inputs), self.num_samples)]
         hp = pl_module.hparams
