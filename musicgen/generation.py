@@ -22,12 +22,31 @@ from musicgen.sampling.progressions import resolve_chords
 from musicgen.training import run_dir
 
 
+def check_counts(cfg: DictConfig, names: tuple[str, ...]) -> None:
+    """Counts a user typed must be positive whole numbers (``num_samples=-1`` writes nothing)."""
+    for name in names:
+        value = cfg[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value}: expected a whole number of at least 1")
+
+
 def lead_sheets_from_model(model, cfg: DictConfig, sampler) -> list[LeadSheet]:
+    if cfg.primer is not None:
+        raise ValueError(
+            f"primer={cfg.primer} is for MAR-Y and LSTM checkpoints; a JazzGPT checkpoint writes "
+            "over chords= (drop primer=)"
+        )
+    check_counts(cfg, ("num_samples", "max_tokens", "choruses"))
     info = model.hparams.data_info
     chords = resolve_chords(
         cfg.chords, key=cfg.key, choruses=cfg.choruses,
         beats_per_bar=info["beats_per_bar"], wjazzd_path=cfg.wjazzd_path,
     )
+    if len(chords) > model.hparams.max_len:
+        raise ValueError(
+            f"chords={cfg.chords} with choruses={cfg.choruses} is {len(chords)} beats, but this "
+            f"model reads at most max_len={model.hparams.max_len}: use fewer choruses or bars"
+        )
     unknown = sorted({c for c in chords if c not in Vocabulary(model.hparams.chord_vocab)})
     if unknown:
         print(f"warning: chords the model never saw in training (read as <unk>): {' '.join(unknown)}")
@@ -61,6 +80,7 @@ def primers_from_checkpoint(ckpt: Path, cfg: DictConfig, vocab: Vocabulary) -> l
 
 
 def scores_from_model(model, ckpt: Path, cfg: DictConfig, sampler) -> list[PianoScore]:
+    check_counts(cfg, ("num_samples", "num_notes") + (("primer_length",) if cfg.primer else ()))
     vocab = Vocabulary(model.hparams.vocab)
     tokenizer = tokenizer_from_info(model.hparams.data_info["tokenizer"])
     primers = primers_from_checkpoint(ckpt, cfg, vocab)
