@@ -68,7 +68,11 @@ def resolve_chords(
         written_key, text = PROGRESSIONS[spec]
         beats = parse_progression(text, beats_per_bar)
         if key:
-            shift = (pitch_class_of_name(key) - pitch_class_of_name(written_key)) % 12
+            try:
+                target = pitch_class_of_name(str(key))
+            except ValueError:
+                raise ValueError(f"key={key}: not a key name (C, F#, Bb, ...)") from None
+            shift = (target - pitch_class_of_name(written_key)) % 12
             shift = shift - 12 if shift > 6 else shift
             beats = [transpose_chord(c, shift) for c in beats]
     elif spec.startswith("wjazzd:"):
