@@ -44,6 +44,8 @@ class PreparedDataModule(L.LightningDataModule):
         super().__init__()
         self.source = source
         self.transpositions = tuple(int(t) for t in transpositions)
+        if not self.transpositions:
+            raise ValueError("transpositions is empty: list at least one key offset (0 = as written)")
         self.path = path  # the user's data location (``data.path=``); the source reads it
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -81,6 +83,11 @@ class PreparedDataModule(L.LightningDataModule):
                     dropped += 1
                 else:
                     copies[split].append(copy)
+        if sources["train"] and not copies["train"]:
+            raise ValueError(
+                f"every transposed copy of the training pieces was dropped (transpositions="
+                f"{list(self.transpositions)}): their notes leave the allowed pitch range"
+            )
         counts = {
             "sources_per_split": sources,
             "transpositions": list(self.transpositions),
