@@ -35,8 +35,9 @@ def run_cli(job: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     try:
         if HydraConfig.initialized():
             hydra_cfg = HydraConfig.get()
+            groups = set(hydra_cfg.runtime.choices)
             problems = wrong_type_overrides(
-                hydra_cfg.job.config_name, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices)
+                hydra_cfg.job.config_name, list(hydra_cfg.overrides.task), groups
             )
             if problems:
                 raise ValueError("; ".join(problems))
@@ -51,7 +52,9 @@ def one_line(err: BaseException) -> str:
     if isinstance(err, InstantiationException) and err.__cause__ is not None:
         found = re.search(r"^full_key: (\S+)", str(err), flags=re.MULTILINE)
         cause = err.__cause__
-        reason = one_line(cause) if isinstance(cause, USER_ERRORS) else f"{type(cause).__name__}: {cause}"
+        reason = one_line(cause)
+        if not isinstance(cause, USER_ERRORS):
+            reason = f"{type(cause).__name__}: {reason}"
         return f"{found.group(1)}: {reason}" if found else reason
     if isinstance(err, MissingMandatoryValue) and err.full_key:
         return f"{err.full_key} is not set: add {err.full_key}=... to the command"

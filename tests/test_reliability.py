@@ -445,12 +445,19 @@ def test_a_sampler_setting_out_of_range_is_one_line_naming_the_sampler(
     assert line == "error: sampler: k must be >= 1, got 0"
 
 
-def test_a_model_setting_out_of_range_is_one_line_naming_the_model(tmp_path, capsys):
-    cfg = compose_config("train", [*tiny_train_overrides("mary"), "model.attention=nope"], tmp_path)
-    assert (
-        cli_error(train, cfg, capsys)
-        == "error: model: attention must be 'additive' or 'dot', got 'nope'"
-    )
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("model.attention=nope", "model: attention must be 'additive' or 'dot', got 'nope'"),
+        ("+model.colour=blue", "model: TypeError: Mary.__init__() got an unexpected keyword argument 'colour'"),
+    ],
+    ids=["bad-choice", "unknown-argument"],
+)  # fmt: skip
+def test_a_model_that_cannot_be_built_is_one_line_naming_the_model(
+    override, expected, tmp_path, capsys
+):
+    cfg = compose_config("train", [*tiny_train_overrides("mary"), override], tmp_path)
+    assert cli_error(train, cfg, capsys) == f"error: {expected}"
 
 
 # -- 4. interruptions ----------------------------------------------------------------------------
