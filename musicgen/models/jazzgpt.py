@@ -231,6 +231,13 @@ class JazzGPT(MusicModel):
         self, tokens: Tensor, memory: Tensor, memory_pad_mask: Tensor, cache: KVCache | None = None
     ) -> tuple[Tensor, KVCache]:
         """Logits [B, t_new, V] for new melody tokens whose positions follow the cache."""
+        states, cache = self.decoder_states(tokens, memory, memory_pad_mask, cache)
+        return self.head(states), cache
+
+    def decoder_states(
+        self, tokens: Tensor, memory: Tensor, memory_pad_mask: Tensor, cache: KVCache | None = None
+    ) -> tuple[Tensor, KVCache]:
+        """The decoder's normalised output [B, t_new, D] (what the head reads) and the new cache."""
         if cache is None:
             cross = [block.cross_attn.keys_values(memory) for block in self.decoder]
             cache = KVCache((), (), tuple(k for k, _ in cross), tuple(v for _, v in cross))
@@ -242,8 +249,7 @@ class JazzGPT(MusicModel):
             x, k, v = block(x, past_k, past_v, cache.cross_k[i], cache.cross_v[i], memory_pad_mask)
             self_k.append(k)
             self_v.append(v)
-        logits = self.head(self.dec_ln(x))
-        return logits, KVCache(tuple(self_k), tuple(self_v), cache.cross_k, cache.cross_v)
+        return self.dec_ln(x), KVCache(tuple(self_k), tuple(self_v), cache.cross_k, cache.cross_v)
 
     def forward(self, chords: Tensor, melody_in: Tensor) -> Tensor:
         memory, mask = self.encode(chords)
@@ -252,13 +258,15 @@ class JazzGPT(MusicModel):
 
     def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
         chords, melody = batch["chords"], batch["melody"]
-        logits = self(chords, melody[:, :-1])
         target = melody[:, 1:]
+        real = target != PAD_ID
+        memory, mask = self.encode(chords)
+        states, _ = self.decoder_states(melody[:, :-1], memory, mask)
+        # Head and loss only where a token is predicted: about half of a batch's positions are
+        # padding, and the [positions, vocab] logits with their softmax cost a sixth of a step.
+        logits = self.head(states[real])
         loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]).float(),
-            target.reshape(-1),
-            ignore_index=PAD_ID,
-            label_smoothing=self.hparams.label_smoothing,
+            logits.float(), target[real], label_smoothing=self.hparams.label_smoothing
         )
-        tokens = (chords != PAD_ID).sum() + (target != PAD_ID).sum()  # read + predicted
+        tokens = (chords != PAD_ID).sum() + real.sum()  # read + predicted
         return loss, tokens
