@@ -78,6 +78,8 @@ def resume_checkpoint(cfg: DictConfig, out: Path) -> Path | None:
 
 
 def build_callbacks(cfg: DictConfig, out: Path, info: dict, with_loggers: bool) -> list[Callback]:
+    # Two checkpointers: the best by the monitored metric, and last.ckpt after every epoch (a
+    # monitored checkpointer's save_last only rewrites it when the metric improves).
     callbacks: list[Callback] = [
         ModelCheckpoint(
             dirpath=out / "checkpoints",
@@ -86,7 +88,12 @@ def build_callbacks(cfg: DictConfig, out: Path, info: dict, with_loggers: bool) 
             monitor=cfg.checkpoint.monitor,
             save_top_k=cfg.checkpoint.save_top_k,
             every_n_epochs=cfg.checkpoint.every_n_epochs,
-            save_last=True,
+        ),
+        ModelCheckpoint(
+            dirpath=out / "checkpoints",
+            filename="last",
+            every_n_epochs=cfg.checkpoint.every_n_epochs,
+            enable_version_counter=False,
         ),
         RunInfo(info),
         FiniteLossGuard(),
@@ -189,8 +196,7 @@ def train(cfg: DictConfig) -> Path:
         raise
     finally:
         finish_wandb(trainer.loggers)
-    if not last.exists():  # fast_dev_run saves nothing: write one so the run can be sampled
-        trainer.save_checkpoint(last)
+    trainer.save_checkpoint(last)  # the final state, also after a partial last epoch
     if trainer.is_global_zero:
         write_run_info(out, {**record, "status": "finished", "results": results(trainer, last)})
         print(f"checkpoint: {last.resolve()}")
