@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import netrc
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,17 @@ def wandb_credentials() -> str | None:
     except (OSError, netrc.NetrcParseError):
         return None
     return str(path) if entry else None
+
+
+def wandb_reachable(timeout: float = 3.0) -> bool:
+    """Whether the W&B server answers a TCP connection (asked only when credentials exist)."""
+    url = urlparse(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def hydra_run_names() -> tuple[str | None, str | None]:
@@ -55,15 +67,22 @@ def wandb_logger(
     """A WandbLogger that runs offline (saying so once) when there are no credentials.
 
     ``mode`` (or ``WANDB_MODE``) forces online/offline; otherwise the run is online only when
-    credentials exist. ``name`` and ``group`` default to the Hydra run folder and sweep.
+    credentials exist and the server answers. ``name`` and ``group`` default to the Hydra run
+    folder and sweep.
     """
     mode = mode or os.environ.get("WANDB_MODE")
     if mode is None:
-        mode = "online" if wandb_credentials() else "offline"
-        if mode == "offline" and rank_zero_only.rank == 0:
+        if not wandb_credentials():
+            why = "no credentials (WANDB_API_KEY or ~/.netrc)"
+        elif not wandb_reachable():
+            why = "the W&B server is unreachable"
+        else:
+            why = None
+        mode = "offline" if why else "online"
+        if why and rank_zero_only.rank == 0:
             where = Path(save_dir).resolve() / "wandb"
             print(
-                f"wandb: no credentials (WANDB_API_KEY or ~/.netrc), logging offline to {where}; "
+                f"wandb: {why}, logging offline to {where}; "
                 f"upload later with: wandb sync {where}/offline-run-*"
             )
     import wandb  # only when W&B is used: importing it costs a second

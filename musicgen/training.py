@@ -165,7 +165,7 @@ def train(cfg: DictConfig) -> Path:
     params = sum(p.numel() for p in model.parameters())
     record = {
         **{k: v for k, v in info.items() if k != "config"},
-        "command": sys.argv,
+        "command": " ".join(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "resumed_from": str(resume) if resume else None,
         "parameters": params,
@@ -178,8 +178,7 @@ def train(cfg: DictConfig) -> Path:
         if resume:
             print(f"resuming from {resume}")
     for logger in trainer.loggers:
-        run = {**record, "command": " ".join(sys.argv)}
-        logger.log_hyperparams({"config": info["config"], "run": run, "model/params": params})
+        logger.log_hyperparams({"config": info["config"], "run": record, "model/params": params})
     stop = next(c for c in trainer.callbacks if isinstance(c, GracefulStop))
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume)
@@ -188,7 +187,7 @@ def train(cfg: DictConfig) -> Path:
             status = f"stopped by {stop.signal.name}"
             write_run_info(out, {**record, "status": status, "results": results(trainer, last)})
             print(f"{status} at step {trainer.global_step}; saved {last.resolve()}")
-            print("continue with: python train.py <same overrides> ckpt_path=last")
+            print(f"continue with: python train.py <same overrides> ckpt_path={last.resolve()}")
         sys.exit(128 + stop.signal)
     except BaseException as err:
         if trainer.is_global_zero:

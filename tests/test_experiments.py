@@ -22,6 +22,7 @@ from torch.utils.data import TensorDataset
 
 from musicgen.callbacks import FiniteLossGuard, GracefulStop, NonFiniteLossError
 from musicgen.data.resumable import ResumableLoader
+from musicgen.loggers import wandb_credentials, wandb_logger
 from musicgen.models import load_model
 from musicgen.sweep import write_summary
 from musicgen.training import resolve_precision, train
@@ -108,6 +109,30 @@ def test_wandb_without_credentials_logs_offline_to_local_files(tmp_path, monkeyp
     offline = list((run / "wandb").glob("offline-run-*"))
     assert len(offline) == 1 and list(offline[0].glob("run-*.wandb"))
     assert (run / "csv" / "metrics.csv").is_file()
+
+
+def test_wandb_credentials_come_from_the_api_key_or_a_netrc_entry(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_BASE_URL", raising=False)
+    netrc_file = tmp_path / "netrc"
+    monkeypatch.setenv("NETRC", str(netrc_file))
+    assert wandb_credentials() is None
+    netrc_file.write_text("machine example.org login a password b\n")
+    assert wandb_credentials() is None
+    netrc_file.write_text("machine api.wandb.ai login user password secret\n")
+    assert wandb_credentials() == str(netrc_file)
+    monkeypatch.setenv("WANDB_API_KEY", "key")
+    assert wandb_credentials() == "WANDB_API_KEY"
+
+
+def test_wandb_with_a_key_but_no_server_goes_offline_without_waiting(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_API_KEY", "key")
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on port 9
+    started = time.perf_counter()
+    wandb_logger(project="test", save_dir=str(tmp_path))
+    assert time.perf_counter() - started < 10
+    assert "the W&B server is unreachable, logging offline" in capsys.readouterr().out
 
 
 def test_multirun_of_two_jobs_writes_a_summary_with_two_rows(tmp_path):
