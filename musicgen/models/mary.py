@@ -75,14 +75,23 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, lengths: Tensor | None, key_mask: Tensor) -> Tensor:
-        if lengths is None:
-            h, _ = self.lstm(x)
-        else:  # packed, so the backward direction starts at each window's last real token
-            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            h, _ = pad_packed_sequence(
-                self.lstm(packed)[0], batch_first=True, total_length=x.shape[1]
-            )
+        h = self.lstm(x)[0] if lengths is None else self._recur_short(x, lengths)
         return self.drop(self.attn(h, key_mask))
+
+    def _recur_short(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """The BiLSTM when some windows are short: those are packed, so the backward direction
+        starts at each one's last real token; full windows take the fused unpacked path (a
+        packed LSTM steps through time in small kernels, several times slower)."""
+        T = x.shape[1]
+        short = lengths < T
+        full_rows, short_rows = (~short).nonzero()[:, 0], short.nonzero()[:, 0]
+        packed = pack_padded_sequence(
+            x[short_rows], lengths[short_rows].cpu(), batch_first=True, enforce_sorted=False
+        )
+        parts = [pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=T)[0]]
+        if len(full_rows):
+            parts.append(self.lstm(x[full_rows])[0])
+        return torch.cat(parts)[torch.argsort(torch.cat([short_rows, full_rows]))]
 
 
 class Mary(MusicModel):
