@@ -14,7 +14,9 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import compose_config, tiny_train_overrides
+from conftest import CONF_DIR, compose_config, tiny_train_overrides
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 from omegaconf import OmegaConf
@@ -272,6 +274,16 @@ def test_precision_auto_is_full_precision_without_a_gpu():
         assert resolve_precision("auto", "gpu") == "32-true"
 
 
+def test_launcher_presets_select_joblib_and_submitit_slurm(tmp_path):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        slurm = compose("train", ["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher
+        joblib = compose("train", ["hydra/launcher=joblib"], return_hydra_config=True).hydra.launcher
+    assert slurm._target_.endswith("SlurmLauncher") and slurm.max_num_timeout > 0
+    assert {"partition", "gpus_per_node", "tasks_per_node", "timeout_min"} <= set(slurm)
+    assert joblib._target_.endswith("JoblibLauncher")
+
+
 @pytest.mark.parametrize("recipe", ["jazzgpt_paper", "mary_paper", "lstm_classic"])
 def test_each_paper_recipe_composes_and_asks_for_its_data(recipe, tmp_path, monkeypatch):
     monkeypatch.delenv("WJAZZD_PATH", raising=False)
@@ -280,3 +292,16 @@ def test_each_paper_recipe_composes_and_asks_for_its_data(recipe, tmp_path, monk
     assert cfg.model._target_.endswith(expected[recipe])
     with pytest.raises(Exception, match="WJAZZD_PATH|data.path"):
         train(cfg)
+
+
+RECIPE_DATA = {"jazzgpt_paper": "wjazzd/wjazzd.db", "mary_paper": "ff_midi", "lstm_classic": "ff_midi"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", sorted(RECIPE_DATA))
+def test_each_paper_recipe_trains_as_is_on_real_data(recipe, shared_data, tmp_path):
+    path = shared_data / RECIPE_DATA[recipe]
+    overrides = [f"experiment={recipe}", f"data.path={path}", "trainer.max_steps=2",
+                 "trainer.limit_val_batches=2", "trainer.enable_progress_bar=false"]
+    last = train(compose_config("train", overrides, tmp_path))
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 2
