@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -18,17 +19,19 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from musicgen.callbacks import NonFiniteLossError
 from musicgen.music.chords import ChordParseError
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-USER_ERRORS = (OSError, ValueError, KeyError, ChordParseError, OmegaConfBaseException)
+USER_ERRORS = (OSError, ValueError, KeyError, ChordParseError, OmegaConfBaseException, NonFiniteLossError)
 
 
 def run_cli(job: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Run ``job``; errors that a user can fix print one line and exit with status 2.
 
     Command-line values of the wrong type (``trainer.max_epochs=abc``) are refused before the
-    job starts, so a typo never costs a data preparation first.
+    job starts, so a typo never costs a data preparation first. ``MUSICGEN_DEBUG=1`` shows the
+    full traceback instead, for bug reports.
     """
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
@@ -43,6 +46,8 @@ def run_cli(job: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
                 raise ValueError("; ".join(problems))
         return job(cfg)
     except (*USER_ERRORS, InstantiationException) as err:
+        if os.environ.get("MUSICGEN_DEBUG"):
+            raise
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
 

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from musicgen.data import cache
+from musicgen.data.resumable import ResumableLoader
 from musicgen.data.splits import split_groups
 
 log = logging.getLogger(__name__)
@@ -161,14 +162,15 @@ class PreparedDataModule(L.LightningDataModule):
                 f"the {split} split is empty: the data has too few sources for "
                 f"val_fraction={self.val_fraction}, test_fraction={self.test_fraction}"
             )
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=self.collate,
-            persistent_workers=self.num_workers > 0,
-        )
+        options = {
+            "batch_size": self.batch_size,
+            "num_workers": self.num_workers,
+            "collate_fn": self.collate,
+            "persistent_workers": self.num_workers > 0,
+        }
+        if shuffle:  # the order depends on (seed, epoch) only, so a resumed run sees the same batches
+            return ResumableLoader(dataset, seed=self.seed, **options)
+        return DataLoader(dataset, **options)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -66,8 +66,6 @@ class MusicModel(L.LightningModule):
     def on_fit_start(self) -> None:
         params = sum(p.numel() for p in self.parameters())
         rank_zero_info(f"{type(self).__name__}: {params:,} parameters")
-        for logger in self.loggers:
-            logger.log_hyperparams({"model/params": params})
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["musicgen_model"] = f"{type(self).__module__}.{type(self).__qualname__}"
