@@ -116,6 +116,8 @@ def _sample_rows(
     sampler, logits: Tensor, generators: list[torch.Generator], bias: Tensor | None
 ) -> Tensor:
     """One draw per row with that row's own generator, so rows never share random numbers."""
+    if hasattr(sampler, "sample_rows"):
+        return sampler.sample_rows(logits, generators, bias)
     picks = []
     for j, generator in enumerate(generators):
         kwargs = {} if bias is None else {"bias": bias[j : j + 1]}

@@ -162,3 +162,15 @@ class Sampler:
         if self.transform == "argmax":
             return w.argmax(dim=-1)
         return torch.multinomial(w, 1, generator=generator).squeeze(-1)
+
+    def sample_rows(
+        self, logits: Tensor, generators: Sequence[torch.Generator], bias: Tensor | None = None
+    ) -> Tensor:
+        """``sample`` row by row, row j drawing from ``generators[j]``, with the weights of all
+        rows computed at once: the same draws, without a dozen small ops per row and step."""
+        w = self.weights(logits, bias)
+        if self.transform == "argmax":
+            return w.argmax(dim=-1)
+        return torch.cat(
+            [torch.multinomial(w[j : j + 1], 1, generator=g)[:, 0] for j, g in enumerate(generators)]
+        )
