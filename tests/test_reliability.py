@@ -377,7 +377,7 @@ def test_a_value_of_the_wrong_type_stops_train_py_before_any_data_is_read(tmp_pa
     result = entry_point("train.py", "trainer.max_epochs=abc", outputs=tmp_path)
     assert (
         the_error_line(result)
-        == "error: trainer.max_epochs=abc: expected a number (the default is 10)"
+        == "error: trainer.max_epochs=abc: expected a number (the default is 3)"
     )
     assert [p for p in tmp_path.rglob("config.yaml") if p.parent.name != ".hydra"] == []
 
