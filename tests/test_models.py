@@ -56,12 +56,8 @@ def sequence_batch(seed: int = 1, batch: int = 12) -> tuple[torch.Tensor, torch.
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than fighting other processes for two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _tiny_models_on_one_thread(one_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 SEQUENCE_MODELS = {
@@ -230,19 +226,23 @@ def _batch_for(name):
     return jazz_batch() if name == "jazzgpt" else sequence_batch()
 
 
-@pytest.mark.parametrize("name", BUILDERS)
-def test_a_trainer_checkpoint_alone_restores_identical_logits(name, tmp_path):
-    model = BUILDERS[name]()
-    batch = _batch_for(name)
-    trainer = L.Trainer(
-        max_steps=2,
+def quiet_trainer(max_steps: int, root) -> L.Trainer:
+    return L.Trainer(
+        max_steps=max_steps,
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        default_root_dir=tmp_path,
+        default_root_dir=root,
     )
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_a_trainer_checkpoint_alone_restores_identical_logits(name, tmp_path):
+    model = BUILDERS[name]()
+    batch = _batch_for(name)
+    trainer = quiet_trainer(2, tmp_path)
     trainer.fit(model, DataLoader([batch] * 2, batch_size=None))
     path = tmp_path / "model.ckpt"
     trainer.save_checkpoint(path)
@@ -310,15 +310,7 @@ def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
 
 def test_optimizer_decays_matrices_only_and_follows_the_schedule(tmp_path):
     model = tiny_jazzgpt(warmup_steps=2, lr=1e-2)
-    trainer = L.Trainer(
-        max_steps=4,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = quiet_trainer(4, tmp_path)
     trainer.fit(model, DataLoader([jazz_batch()] * 4, batch_size=None))
     optimizer = trainer.optimizers[0]
     assert isinstance(optimizer, torch.optim.AdamW)
