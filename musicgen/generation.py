@@ -17,7 +17,7 @@ from musicgen.metrics import compute_all
 from musicgen.models import load_model
 from musicgen.paths import resolve_checkpoint
 from musicgen.render import render_all
-from musicgen.sampling.generate import generate_melodies, generate_sequences
+from musicgen.sampling.generate import generate_melodies, generate_sequences, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords
 from musicgen.training import run_dir
 
@@ -51,7 +51,8 @@ def lead_sheets_from_model(model, cfg: DictConfig, sampler) -> list[LeadSheet]:
     if unknown:
         print(f"warning: chords the model never saw in training (read as <unk>): {' '.join(unknown)}")
     melodies = generate_melodies(
-        model, chords, sampler, num_samples=cfg.num_samples, max_tokens=cfg.max_tokens, seed=cfg.seed
+        model, chords, sampler, num_samples=cfg.num_samples, max_tokens=cfg.max_tokens, seed=cfg.seed,
+        token_filter=hold_eos_until_filled if cfg.fill_chords else None,
     )
     return [
         LeadSheet.from_tokens(

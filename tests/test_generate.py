@@ -16,6 +16,7 @@ from musicgen.sampling.generate import (
     beam_search_sequences,
     generate_melodies,
     generate_sequences,
+    hold_eos_until_filled,
     melody_strings,
 )
 from musicgen.sampling.sampler import Sampler
@@ -47,9 +48,7 @@ class Beam(Softmax):
         self.beam_width = width
 
 
-def no_eos(logits: torch.Tensor, state: MelodyState) -> torch.Tensor:
-    """Keeps untrained models writing until the span is full."""
-    return logits.index_fill(1, torch.tensor([EOS_ID]), float("-inf"))
+no_eos = hold_eos_until_filled  # keeps untrained models writing until the span is full
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -290,3 +289,17 @@ def test_sequence_beam_search_as_wide_as_the_vocabulary_finds_the_most_likely_pa
 def test_a_primer_token_outside_the_vocabulary_is_named(primer, token):
     with pytest.raises(ValueError, match=f"primer 1: token id {token} "):
         generate_sequences(_lstm(), [[5], primer], Greedy(), num_tokens=2)
+
+
+def test_holding_eos_until_filled_keeps_a_model_that_wants_to_stop_playing(jazz):
+    def eager_to_stop(logits, state):
+        return logits.index_fill(1, torch.tensor([EOS_ID]), 1e4)
+
+    def held(logits, state):
+        return hold_eos_until_filled(eager_to_stop(logits, state), state)
+
+    stopped = generate_melodies(jazz, PROG, Softmax(), num_samples=1, token_filter=eager_to_stop)[0]
+    played = generate_melodies(jazz, PROG, Softmax(), num_samples=1, token_filter=held)[0]
+    notes = [t for t in played if not t.startswith("0:")]
+    assert all(t.startswith("0:") for t in stopped)  # only the rest that completes the span
+    assert notes and sum(int(t.split(":")[1]) for t in played) == len(PROG) * TPB

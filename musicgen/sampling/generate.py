@@ -51,6 +51,19 @@ class MelodyState:
 TokenFilter = Callable[[Tensor, MelodyState], Tensor]
 
 
+def hold_eos_until_filled(logits: Tensor, state: MelodyState) -> Tensor:
+    """A token filter: no ``<eos>`` while the chords are not yet filled.
+
+    A model trained on N-bar windows learns to stop after N bars; over a longer progression
+    this keeps it playing to the last chord instead of resting through the rest.
+    """
+    return logits.masked_fill(
+        (state.onset_ticks < state.span_ticks)[:, None]
+        & (torch.arange(logits.shape[1], device=logits.device) == EOS_ID)[None, :],
+        float("-inf"),
+    )
+
+
 def sample_generators(seed: int, count: int, device: torch.device) -> list[torch.Generator]:
     """One generator per sample, seeded ``seed + i``: sample i never depends on the batch."""
     return [torch.Generator(device=device).manual_seed(seed + i) for i in range(count)]
