@@ -105,7 +105,7 @@ def bench_prepared(sizes: Sizes) -> list[Row]:
     return [
         Row(
             SECTION,
-            f"JazzGPT data, {len(sizes.transpositions)} keys: cached load",
+            f"JazzGPT data in {sizes.keys}: cached load",
             cached,
             "s",
             "< 1",

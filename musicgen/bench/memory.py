@@ -102,8 +102,7 @@ def bench_memory(sizes: Sizes, cache_root: Path, models: tuple[str, ...]) -> lis
     jobs = [(_prepare_jazz, (sizes, str(cold)))]
     jobs += [(_train, (name, sizes, str(cache_root))) for name in models]
     (prepared, *trained) = in_fresh_processes(jobs)
-    keys = len(sizes.transpositions)
-    rows = [_row(f"peak RSS: prepare JazzGPT data, {keys} keys", *prepared, "< 2")]
+    rows = [_row(f"peak RSS: prepare JazzGPT data in {sizes.keys}", *prepared, "< 2")]
     for name, (before, peak) in zip(models, trained, strict=True):
         rows.append(_row(f"peak RSS: train {LABELS[name]}", before, peak))
     return rows

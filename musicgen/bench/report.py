@@ -6,6 +6,7 @@ import json
 import os
 import platform
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -66,6 +67,7 @@ def table(rows: list[Row]) -> str:
 
 def write_json(path: Path, rows: list[Row], settings: dict) -> None:
     payload = {
+        "date": datetime.now().isoformat(timespec="seconds"),
         "machine": machine(),
         "settings": settings,
         "rows": [{**asdict(row), "met": row.met} for row in rows],

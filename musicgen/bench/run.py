@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
                 _add(rows, run_section(section, sizes, args.models, work, trained))
                 elapsed[section] = time.perf_counter() - start
     print()
+    if args.quick:
+        print("--quick: tiny sizes to check that the benchmark runs; its figures mean nothing\n")
     print(table(rows))
     settings = {"quick": args.quick, "sections": args.only, "models": args.models, "seed": args.seed,
                 "sizes": asdict(sizes), "elapsed_s": elapsed}

@@ -45,6 +45,12 @@ class Sizes:
     repeats: int = 3
     matmul_size: int = 2048
 
+    @property
+    def keys(self) -> str:
+        """How many keys the jazz data is transposed into, in words."""
+        count = len(self.transpositions)
+        return f"{count} key" + ("s" if count > 1 else "")
+
 
 FULL = Sizes(midi_files=None, music21_files=10, transpositions=ALL_KEYS, chorale_limit=60)
 QUICK = Sizes(
