@@ -15,6 +15,7 @@ import pytest
 from conftest import compose_config, tiny_train_overrides
 
 from musicgen.generation import sample
+from musicgen.models import load_model
 from musicgen.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,13 @@ def test_each_model_trains_on_embedded_data_and_its_checkpoint_alone_samples_mid
     for path in midis:
         assert sum(len(i.notes) for i in pretty_midi.PrettyMIDI(str(path)).instruments) > 0
         assert len(music21.converter.parse(path).flatten().notes) > 0
+
+
+@pytest.mark.parametrize("model", ["jazzgpt", "mary", "lstm"])
+def test_each_model_passes_lightning_fast_dev_run_and_still_leaves_a_checkpoint(model, tmp_path):
+    cfg = compose_config("train", [*tiny_train_overrides(model), "trainer.fast_dev_run=true"], tmp_path)
+    hparams = load_model(train(cfg)).hparams
+    assert all(hparams[k] == v for k, v in cfg.model.items() if not k.startswith("_"))
 
 
 def test_same_seed_reproduces_the_loss_curve(tmp_path):
