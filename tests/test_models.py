@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from musicgen.data.vocab import SPECIALS
 from musicgen.models import JazzGPT, LSTMBaseline, Mary, load_model
 from musicgen.models.base import cosine_with_warmup, right_align
+from musicgen.models.jazzgpt import Attention
 
 CHORDS = [*SPECIALS, "C7", "F7", "G7", "D-7"]
 MELODY = [*SPECIALS, *(f"{p}:{d}" for p in (0, 60, 62, 64, 65, 67) for d in (6, 12, 24))]
@@ -122,6 +123,55 @@ def test_jazzgpt_incremental_decoding_with_the_cache_equals_a_full_forward(pos_e
         start += size
     assert cache.length == 10
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=0)
+
+
+def test_jazzgpt_cache_writes_in_place_and_grows_by_doubling():
+    model = tiny_jazzgpt().eval()
+    batch = jazz_batch()
+    memory, mask = model.encode(batch["chords"])
+    cache, buffers = None, set()
+    for t in range(10):
+        _, cache = model.decode(batch["melody"][:, t : t + 1], memory, mask, cache)
+        buffers.add(cache.self_k[0].data_ptr())
+    assert cache.length == 10 and cache.self_k[0].shape[2] == 16
+    assert len(buffers) == 5  # capacities 1, 2, 4, 8, 16
+
+
+def test_jazzgpt_cache_select_keeps_the_chosen_rows_decoding_as_a_full_forward():
+    model = tiny_jazzgpt().eval()
+    batch = jazz_batch()
+    rows = torch.tensor([2, 0, 2])
+    full = model(batch["chords"][rows], batch["melody"][rows])
+    memory, mask = model.encode(batch["chords"])
+    first, cache = model.decode(batch["melody"][:, :3], memory, mask)
+    _, cache = model.decode(batch["melody"][:, 3:4], memory, mask, cache)
+    cache = cache.select(rows)
+    rest, cache = model.decode(batch["melody"][rows, 4:], memory[rows], mask[rows], cache)
+    assert cache.length == 10
+    torch.testing.assert_close(rest, full[:, 4:], atol=1e-5, rtol=0)
+
+
+def test_jazzgpt_attention_dropout_is_its_own_setting_and_off_by_default():
+    batch = jazz_batch()
+    residual_only = tiny_jazzgpt(dropout=0.3)
+    assert {m.dropout for m in residual_only.modules() if isinstance(m, Attention)} == {0.0}
+    inputs = batch["chords"], batch["melody"]
+    plain = tiny_jazzgpt(dropout=0.0).train()
+    torch.testing.assert_close(plain(*inputs), plain(*inputs), atol=0, rtol=0)
+    attention_only = tiny_jazzgpt(dropout=0.0, attn_dropout=0.5).train()
+    assert not torch.equal(attention_only(*inputs), attention_only(*inputs))
+
+
+def test_a_jazzgpt_checkpoint_from_before_attn_dropout_still_loads(tmp_path):
+    model = tiny_jazzgpt()
+    trainer = quiet_trainer(1, tmp_path)
+    trainer.fit(model, DataLoader([jazz_batch()], batch_size=None))
+    path = tmp_path / "old.ckpt"
+    trainer.save_checkpoint(path)
+    checkpoint = torch.load(path, weights_only=False)
+    del checkpoint["hyper_parameters"]["attn_dropout"]
+    torch.save(checkpoint, path)
+    assert load_model(path).hparams.attn_dropout == 0.0
 
 
 def test_jazzgpt_decoding_past_max_len_names_the_limit():
