@@ -6,7 +6,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from musicgen.sampling.sampler import Sampler, chord_bias
+from musicgen.sampling.sampler import Sampler, chord_bias, inverse_cdf
 from musicgen.sampling.transforms import NEEDS_K, TRANSFORMS
 
 LOGITS = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
@@ -91,6 +91,30 @@ def test_seeded_sampling_is_reproducible():
     other = sampler.sample(logits, torch.Generator().manual_seed(8))
     assert torch.equal(first, again)
     assert not torch.equal(first, other)
+
+
+def test_inverse_cdf_never_draws_a_zero_weight_token_even_at_the_boundaries():
+    weights = torch.tensor([[0.0, 0.25, 0.0, 0.0, 0.75, 0.0]]).expand(7, -1)
+    u = torch.tensor([0.0, 0.25, 0.2500001, 0.5, 0.9999999, 1.0 - 2**-24, 1.0])
+    assert inverse_cdf(weights, u).tolist() == [1, 4, 4, 4, 4, 4, 4]
+    dense = torch.rand(500, 6, generator=torch.Generator().manual_seed(4)) * (weights[0] > 0)
+    drawn = inverse_cdf(dense, torch.rand(500, generator=torch.Generator().manual_seed(5)))
+    assert set(drawn.tolist()) <= {1, 4}
+
+
+def test_inverse_cdf_at_a_cumulative_boundary_draws_the_next_token_with_weight():
+    weights = torch.tensor([[0.5, 0.0, 0.5]])
+    assert inverse_cdf(weights, torch.tensor([0.5])).tolist() == [2]
+
+
+def test_sample_rows_draws_what_sample_draws_row_by_row_with_the_same_generator():
+    logits = torch.randn(16, 30, generator=torch.Generator().manual_seed(6))
+    sampler = Sampler("softmax", top_p=0.9)
+    rows = sampler.sample_rows(logits, [torch.Generator().manual_seed(s) for s in range(16)])
+    singles = [
+        sampler.sample(logits[j : j + 1], torch.Generator().manual_seed(j)) for j in range(16)
+    ]
+    assert torch.equal(rows, torch.cat(singles))
 
 
 @pytest.mark.parametrize(

@@ -161,16 +161,31 @@ class Sampler:
         w = self.weights(logits, bias)
         if self.transform == "argmax":
             return w.argmax(dim=-1)
-        return torch.multinomial(w, 1, generator=generator).squeeze(-1)
+        return inverse_cdf(w, torch.rand(w.shape[0], generator=generator, device=w.device))
 
     def sample_rows(
         self, logits: Tensor, generators: Sequence[torch.Generator], bias: Tensor | None = None
     ) -> Tensor:
-        """``sample`` row by row, row j drawing from ``generators[j]``, with the weights of all
-        rows computed at once: the same draws, without a dozen small ops per row and step."""
+        """``sample`` row by row, row j drawing from ``generators[j]``: one uniform number per
+        row and step, so a batch costs what one row does plus a tiny draw per extra row."""
         w = self.weights(logits, bias)
         if self.transform == "argmax":
             return w.argmax(dim=-1)
-        return torch.cat(
-            [torch.multinomial(w[j : j + 1], 1, generator=g)[:, 0] for j, g in enumerate(generators)]
-        )
+        u = torch.cat([torch.rand(1, generator=g, device=w.device) for g in generators])
+        return inverse_cdf(w, u)
+
+
+def inverse_cdf(weights: Tensor, u: Tensor) -> Tensor:
+    """Token ids [B] drawn from non-negative ``weights`` [B, V] by uniform numbers ``u`` [B] in
+    [0, 1): the first token whose cumulative weight exceeds ``u`` times the row total.
+
+    A zero-weight token never exceeds its predecessor's cumulative weight, so it is never drawn;
+    when rounding puts ``u * total`` at the total itself, the last token with weight is drawn.
+    ``torch.multinomial`` would draw a random number per token, thousands per row and step.
+    """
+    cdf = weights.cumsum(dim=-1)
+    target = u.to(cdf.dtype)[:, None] * cdf[:, -1:]
+    ids = torch.searchsorted(cdf, target, right=True)[:, 0]
+    positions = torch.arange(weights.shape[-1], device=weights.device)
+    last = torch.where(weights > 0, positions, 0).amax(dim=-1)
+    return torch.minimum(ids, last)
