@@ -151,6 +151,45 @@ def test_jazzgpt_cache_select_keeps_the_chosen_rows_decoding_as_a_full_forward()
     torch.testing.assert_close(rest, full[:, 4:], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("cached", [True, False])
+def test_jazzgpt_rows_sharing_an_encoded_progression_decode_as_with_their_own_copy(cached):
+    model = tiny_jazzgpt().eval()
+    batch = jazz_batch()
+    memory_rows = torch.tensor([2, 0, 2, 2, 1, 0])  # unequal groups, out of order
+    melody = torch.randint(4, len(MELODY), (6, 10), generator=torch.Generator().manual_seed(2))
+    full = model(batch["chords"][memory_rows], melody)
+    memory, mask = model.encode(batch["chords"][:3])
+    if not cached:
+        shared, _ = model.decode(melody, memory, mask, memory_rows=memory_rows)
+        torch.testing.assert_close(shared, full, atol=1e-5, rtol=0)
+        return
+    pieces, cache = [], None
+    for t in range(10):
+        logits, cache = model.decode(melody[:, t : t + 1], memory, mask, cache, memory_rows)
+        pieces.append(logits)
+    torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "keep, shared", [([0, 2, 3, 5], True), ([3, 4, 5], True), ([3, 4], False), ([5, 1], False)]
+)
+def test_jazzgpt_cache_select_of_shared_rows_keeps_each_row_on_its_progression(keep, shared):
+    model = tiny_jazzgpt().eval()
+    batch = jazz_batch()
+    memory_rows = torch.tensor([0, 0, 0, 1, 2, 1])
+    melody = torch.randint(4, len(MELODY), (6, 10), generator=torch.Generator().manual_seed(3))
+    rows = torch.tensor(keep)
+    full = model(batch["chords"][memory_rows[rows]], melody[rows])
+    memory, mask = model.encode(batch["chords"][:3])
+    _, cache = model.decode(melody[:, :4], memory, mask, memory_rows=memory_rows)
+    cache = cache.select(rows)
+    # Rows still sharing a progression keep one memory; rows on distinct ones get their own.
+    assert (cache.memory.slots is not None) == shared
+    assert len(cache.memory_mask) == (3 if shared else len(keep))
+    rest, _ = model.decode(melody[rows, 4:], memory, mask, cache)
+    torch.testing.assert_close(rest, full[:, 4:], atol=1e-5, rtol=0)
+
+
 def test_jazzgpt_attention_dropout_is_its_own_setting_and_off_by_default():
     batch = jazz_batch()
     residual_only = tiny_jazzgpt(dropout=0.3)

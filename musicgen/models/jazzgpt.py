@@ -23,6 +23,51 @@ PAD_ID = 0
 
 
 @dataclass(frozen=True)
+class MemoryRows:
+    """Which encoder memory each decoder row reads.
+
+    Samples of one progression share its encoding: instead of a copy of the memory per row,
+    the rows of memory r sit in slots ``r * per_memory + j`` of a grid, so cross-attention is
+    one matrix product per memory over all its rows (and the memory is read once, not once per
+    row, which is what makes a batch of samples cheap). ``slots`` is None when row i reads
+    memory i, the plain layout.
+    """
+
+    rows: Tensor  # Long[B]: the memory row of each decoder row
+    memories: int
+    slots: Tensor | None
+    per_memory: int = 1
+
+    @classmethod
+    def of(cls, rows: Tensor, memories: int) -> MemoryRows:
+        if len(rows) == memories and bool((rows == torch.arange(memories, device=rows.device)).all()):
+            return cls(rows, memories, None)
+        seen = [0] * memories
+        position = []
+        for r in rows.tolist():
+            position.append(seen[r])
+            seen[r] += 1
+        per_memory = max(seen)
+        slots = rows * per_memory + torch.tensor(position, device=rows.device)
+        return cls(rows, memories, slots, per_memory)
+
+    def gather(self, x: Tensor) -> Tensor:
+        """Rows [B, T, C] -> grid [memories, per_memory * T, C] (empty slots are zeros)."""
+        if self.slots is None:
+            return x
+        T, C = x.shape[1:]
+        grid = x.new_zeros(self.memories * self.per_memory, T, C)
+        grid[self.slots] = x
+        return grid.view(self.memories, self.per_memory * T, C)
+
+    def scatter(self, grid: Tensor, T: int) -> Tensor:
+        """The inverse of ``gather``: grid [memories, per_memory * T, C] -> rows [B, T, C]."""
+        if self.slots is None:
+            return grid
+        return grid.reshape(-1, T, grid.shape[-1])[self.slots]
+
+
+@dataclass(frozen=True)
 class KVCache:
     """Decoder state for incremental generation, one entry per decoder layer.
 
@@ -30,21 +75,32 @@ class KVCache:
     the keys/values of the tokens decoded so far. New tokens are written in place after them,
     and a full buffer is replaced by one twice as long, so a T-token generation copies O(T)
     positions instead of the O(T^2) of growing by ``torch.cat`` at every step. ``cross_k``/
-    ``cross_v`` are the encoder memory projected once per sequence. Because buffers are shared,
-    only the newest cache of a chain may be decoded from.
+    ``cross_v`` are the encoder memories projected once, [memories, H, Tc, Dh], read by the rows
+    as ``memory`` says. Because buffers are shared, only the newest cache of a chain may be
+    decoded from.
     """
 
     self_k: tuple[Tensor, ...]
     self_v: tuple[Tensor, ...]
     cross_k: tuple[Tensor, ...]
     cross_v: tuple[Tensor, ...]
+    memory_mask: Tensor  # [memories, 1, 1, Tc]
+    memory: MemoryRows
     length: int = 0
 
     def select(self, rows: Tensor) -> KVCache:
-        """The cache of the given batch rows (beam reordering, dropping finished samples)."""
+        """The cache of the given batch rows (beam reordering, dropping finished samples).
 
-        def pick(tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-            return tuple(t.index_select(0, rows) for t in tensors)
+        Memories stay put while rows share them; once each row reads its own, the memories are
+        narrowed to the rows still decoding.
+        """
+        memory_rows = self.memory.rows.index_select(0, rows)
+        cross_k, cross_v, mask = self.cross_k, self.cross_v, self.memory_mask
+        if len(set(memory_rows.tolist())) == len(memory_rows):
+            cross_k = tuple(t.index_select(0, memory_rows) for t in cross_k)
+            cross_v = tuple(t.index_select(0, memory_rows) for t in cross_v)
+            mask = mask.index_select(0, memory_rows)
+            memory_rows = torch.arange(len(rows), device=rows.device)
 
         def pick_filled(buffers: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
             picked = []
@@ -57,8 +113,10 @@ class KVCache:
         return KVCache(
             pick_filled(self.self_k),
             pick_filled(self.self_v),
-            pick(self.cross_k),
-            pick(self.cross_v),
+            cross_k,
+            cross_v,
+            mask,
+            MemoryRows.of(memory_rows, len(mask)),
             self.length,
         )
 
@@ -182,6 +240,7 @@ class DecoderBlock(nn.Module):
         cross_k: Tensor,
         cross_v: Tensor,
         memory_mask: Tensor,
+        memory: MemoryRows,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """One block over new positions; returns the output and this block's K/V buffers."""
         h = self.ln1(x)
@@ -200,9 +259,9 @@ class DecoderBlock(nn.Module):
             )
         is_causal = new > 1 and total == new
         x = x + self.drop(self.self_attn(h, k, v, mask=causal_mask, causal=is_causal))
-        x = x + self.drop(
-            self.cross_attn(self.ln2(x), cross_k, cross_v, mask=memory_mask, causal=False)
-        )
+        grid = memory.gather(self.ln2(x))
+        attended = self.cross_attn(grid, cross_k, cross_v, mask=memory_mask, causal=False)
+        x = x + self.drop(memory.scatter(attended, new))
         return x + self.mlp(self.ln3(x)), k_buffer, v_buffer
 
 
@@ -268,32 +327,69 @@ class JazzGPT(MusicModel):
         return self.enc_ln(x), mask
 
     def decode(
-        self, tokens: Tensor, memory: Tensor, memory_pad_mask: Tensor, cache: KVCache | None = None
+        self,
+        tokens: Tensor,
+        memory: Tensor,
+        memory_pad_mask: Tensor,
+        cache: KVCache | None = None,
+        memory_rows: Tensor | None = None,
     ) -> tuple[Tensor, KVCache]:
         """Logits [B, t_new, V] for new melody tokens whose positions follow the cache."""
-        states, cache = self.decoder_states(tokens, memory, memory_pad_mask, cache)
+        states, cache = self.decoder_states(tokens, memory, memory_pad_mask, cache, memory_rows)
         return self.head(states), cache
 
     def decoder_states(
-        self, tokens: Tensor, memory: Tensor, memory_pad_mask: Tensor, cache: KVCache | None = None
+        self,
+        tokens: Tensor,
+        memory: Tensor,
+        memory_pad_mask: Tensor,
+        cache: KVCache | None = None,
+        memory_rows: Tensor | None = None,
     ) -> tuple[Tensor, KVCache]:
-        """The decoder's normalised output [B, t_new, D] (what the head reads) and the new cache."""
+        """The decoder's normalised output [B, t_new, D] (what the head reads) and the new cache.
+
+        Row i reads memory ``memory_rows[i]`` (default: memory i), so samples of one progression
+        share one encoding. ``memory``, its mask and ``memory_rows`` are read when there is no
+        cache yet; a cache carries them from then on.
+        """
         if cache is None:
+            if memory_rows is None:
+                memory_rows = torch.arange(len(memory), device=memory.device)
             cross = [block.cross_attn.keys_values(memory) for block in self.decoder]
-            cache = KVCache((), (), tuple(k for k, _ in cross), tuple(v for _, v in cross))
+            cache = KVCache(
+                (),
+                (),
+                tuple(k for k, _ in cross),
+                tuple(v for _, v in cross),
+                memory_pad_mask,
+                MemoryRows.of(memory_rows, len(memory)),
+            )
         x = self.drop(self.melody_pos(self.melody_embed(tokens), cache.length))
         self_k, self_v = [], []
         for i, block in enumerate(self.decoder):
             past_k = cache.self_k[i] if cache.self_k else None
             past_v = cache.self_v[i] if cache.self_v else None
             x, k, v = block(
-                x, past_k, past_v, cache.length, cache.cross_k[i], cache.cross_v[i], memory_pad_mask
+                x,
+                past_k,
+                past_v,
+                cache.length,
+                cache.cross_k[i],
+                cache.cross_v[i],
+                cache.memory_mask,
+                cache.memory,
             )
             self_k.append(k)
             self_v.append(v)
         length = cache.length + tokens.shape[1]
         return self.dec_ln(x), KVCache(
-            tuple(self_k), tuple(self_v), cache.cross_k, cache.cross_v, length
+            tuple(self_k),
+            tuple(self_v),
+            cache.cross_k,
+            cache.cross_v,
+            cache.memory_mask,
+            cache.memory,
+            length,
         )
 
     def forward(self, chords: Tensor, melody_in: Tensor) -> Tensor:

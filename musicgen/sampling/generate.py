@@ -117,7 +117,7 @@ def _pad_rows(rows: Sequence[Sequence[int]], device: torch.device, left: bool = 
 
 
 def _check_rows(logits: Tensor, step: int) -> None:
-    dead = torch.isneginf(logits).all(dim=-1)
+    dead = logits.amax(dim=-1) == float("-inf")  # one reduction: this runs at every step
     if bool(dead.any()):
         row = int(dead.nonzero()[0, 0])
         raise ValueError(
@@ -258,19 +258,18 @@ def _eval_mode(model) -> Iterator[None]:
         model.train(was_training)
 
 
-def _encode_progressions(
-    model, progressions: list[list[str]], repeat: int
-) -> tuple[Tensor, Tensor]:
+def _encode_progressions(model, progressions: list[list[str]]) -> tuple[Tensor, Tensor]:
+    """Each progression encoded once; its samples (or beams) all read that one memory."""
     device = next(model.parameters()).device
     ids = Vocabulary(model.hparams.chord_vocab).encode
-    chords = _pad_rows([ids(p) for p in progressions], device).repeat_interleave(repeat, dim=0)
-    return model.encode(chords)
+    return model.encode(_pad_rows([ids(p) for p in progressions], device))
 
 
 def _sample_melodies(model, steps: _MelodySteps, num_samples, max_tokens, seed, use_cache):
     rows = [p for p in range(len(steps.progressions)) for _ in range(num_samples)]
-    memory, memory_mask = _encode_progressions(model, steps.progressions, num_samples)
+    memory, memory_mask = _encode_progressions(model, steps.progressions)
     device = memory.device
+    memory_rows = torch.tensor(rows, device=device)
     generators = sample_generators(seed, len(rows), device)
     spans = [len(steps.progressions[p]) * steps.tpb for p in rows]
     outputs: list[list[int]] = [[] for _ in rows]
@@ -280,9 +279,9 @@ def _sample_melodies(model, steps: _MelodySteps, num_samples, max_tokens, seed, 
     cache = None
     for step in range(max_tokens):
         if use_cache:
-            raw, cache = model.decode(prefix[:, -1:], memory, memory_mask, cache)
+            raw, cache = model.decode(prefix[:, -1:], memory, memory_mask, cache, memory_rows)
         else:
-            raw, _ = model.decode(prefix, memory, memory_mask)
+            raw, _ = model.decode(prefix, memory, memory_mask, memory_rows=memory_rows)
         logits, bias = steps.logits(
             raw[:, -1], step, active, [rows[i] for i in active], [onsets[i] for i in active]
         )
@@ -298,7 +297,7 @@ def _sample_melodies(model, steps: _MelodySteps, num_samples, max_tokens, seed, 
         prefix = torch.cat([prefix, torch.tensor(picks, device=device)[:, None]], dim=1)
         if len(keep) < len(active):
             index = torch.tensor(keep, device=device)
-            prefix, memory, memory_mask = prefix[index], memory[index], memory_mask[index]
+            prefix, memory_rows = prefix[index], memory_rows[index]
             cache = cache.select(index) if cache is not None else None
             active = [active[j] for j in keep]
     return [
@@ -308,8 +307,9 @@ def _sample_melodies(model, steps: _MelodySteps, num_samples, max_tokens, seed, 
 
 def _beam_melodies(model, steps: _MelodySteps, width, num_samples, max_tokens):
     R, W = len(steps.progressions), width
-    memory, memory_mask = _encode_progressions(model, steps.progressions, W)
+    memory, memory_mask = _encode_progressions(model, steps.progressions)
     device = memory.device
+    memory_rows = torch.arange(R, device=device).repeat_interleave(W)
     durations = torch.tensor(steps.durations, device=device)
     spans = torch.tensor([len(p) * steps.tpb for p in steps.progressions], device=device)[:, None]
     scores = torch.full((R, W), float("-inf"), device=device)
@@ -322,7 +322,7 @@ def _beam_melodies(model, steps: _MelodySteps, width, num_samples, max_tokens):
     groups = [r for r in range(R) for _ in range(W)]  # the progression of each beam
     cache = None
     for step in range(max_tokens):
-        raw, cache = model.decode(last, memory, memory_mask, cache)
+        raw, cache = model.decode(last, memory, memory_mask, cache, memory_rows)
         logits, bias = steps.logits(raw[:, -1], step, groups, groups, onsets.view(-1).tolist())
         logp = _log_weights(steps.sampler, logits, bias).view(R, W, -1)
         candidates = scores[..., None] + logp
