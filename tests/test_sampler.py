@@ -59,6 +59,14 @@ def test_non_finite_logits_never_produce_nan_weights(name):
     assert weights[2, 0] == 0
 
 
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_every_transform_gives_a_masked_logit_weight_zero(name):
+    logits = torch.tensor([[float("-inf"), -2.0, 0.5, float("-inf"), 3.0]])
+    weights = TRANSFORMS[name](logits, k=4, alpha=0.1)
+    assert weights[0, 0] == 0 and weights[0, 3] == 0
+    assert (weights >= 0).all()
+
+
 def test_softmax_approaches_argmax_as_temperature_goes_to_zero():
     top = [Sampler("softmax", temperature=t).weights(LOGITS)[0, 0].item() for t in (1, 0.5, 0.1)]
     assert top[0] < top[1] < top[2]

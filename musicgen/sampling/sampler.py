@@ -130,20 +130,31 @@ class Sampler:
 
     def weights(self, logits: Tensor, bias: Tensor | None = None) -> Tensor:
         """Normalised weights ``[B, V]``; a row with no usable weight becomes argmax one-hot."""
+        w = self._draw_weights(logits, bias)
+        return w / w.sum(dim=-1, keepdim=True)
+
+    def _draw_weights(self, logits: Tensor, bias: Tensor | None) -> Tensor:
+        """Non-negative weights ``[B, V]`` that ``weights`` normalises and sampling draws by.
+
+        Drawing needs no normalisation (the inverse CDF scales by each row's total), and a
+        check per row instead of per token keeps this a few passes over the logits: it runs
+        once per generated token over the whole vocabulary.
+        """
         x = logits.float()
         if bias is not None:
             x = x + bias.to(x.device)
-        x = x / self.temperature
+        if self.temperature != 1.0:
+            x = x / self.temperature
         w = TRANSFORMS[self.transform](x, k=self.k, alpha=self.alpha)
-        w = w.masked_fill(x == float("-inf"), 0.0)
         total = w.sum(dim=-1, keepdim=True)
-        usable = torch.isfinite(w).all(dim=-1, keepdim=True) & (total > 0)
-        w = torch.where(usable, w / torch.where(usable, total, 1.0), 0.0)
+        usable = torch.isfinite(total) & (total > 0)  # weights are >= 0: a finite sum means all are
+        if not bool(usable.all()):
+            best = x.nan_to_num(nan=float("-inf")).argmax(dim=-1, keepdim=True)
+            w = torch.where(usable, w, torch.zeros_like(w).scatter(-1, best, 1.0))
+            total = torch.where(usable, total, 1.0)
         if self.top_p is not None and self.top_p < 1:
-            w = self._nucleus(w)
-        best = x.nan_to_num(nan=float("-inf")).argmax(dim=-1, keepdim=True)
-        fallback = torch.zeros_like(w).scatter(-1, best, 1.0)
-        return torch.where(usable, w, fallback)
+            w = self._nucleus(w / total)
+        return w
 
     def _nucleus(self, w: Tensor) -> Tensor:
         """Keep the smallest top set whose mass reaches top_p (ties broken by token id)."""
@@ -158,7 +169,7 @@ class Sampler:
         self, logits: Tensor, generator: torch.Generator | None = None, bias: Tensor | None = None
     ) -> Tensor:
         """One token id per row, drawn in proportion to ``weights`` (greedy for argmax)."""
-        w = self.weights(logits, bias)
+        w = self._draw_weights(logits, bias)
         if self.transform == "argmax":
             return w.argmax(dim=-1)
         return inverse_cdf(w, torch.rand(w.shape[0], generator=generator, device=w.device))
@@ -168,7 +179,7 @@ class Sampler:
     ) -> Tensor:
         """``sample`` row by row, row j drawing from ``generators[j]``: one uniform number per
         row and step, so a batch costs what one row does plus a tiny draw per extra row."""
-        w = self.weights(logits, bias)
+        w = self._draw_weights(logits, bias)
         if self.transform == "argmax":
             return w.argmax(dim=-1)
         u = torch.cat([torch.rand(1, generator=g, device=w.device) for g in generators])
@@ -186,6 +197,9 @@ def inverse_cdf(weights: Tensor, u: Tensor) -> Tensor:
     cdf = weights.cumsum(dim=-1)
     target = u.to(cdf.dtype)[:, None] * cdf[:, -1:]
     ids = torch.searchsorted(cdf, target, right=True)[:, 0]
-    positions = torch.arange(weights.shape[-1], device=weights.device)
-    last = torch.where(weights > 0, positions, 0).amax(dim=-1)
-    return torch.minimum(ids, last)
+    past_end = ids == weights.shape[-1]
+    if bool(past_end.any()):
+        positions = torch.arange(weights.shape[-1], device=weights.device)
+        last = torch.where(weights[past_end] > 0, positions, 0).amax(dim=-1)
+        ids = ids.masked_scatter(past_end, last)
+    return ids

@@ -9,7 +9,8 @@ two declared ways, named in each docstring's second line:
   the others keep their order. Used where clipping would erase the transform's point
   (a clipped leaky ReLU is plain ReLU, a clipped piecewise is x·√x).
 
-``-inf`` logits (hard masks) are left to the sampler, which gives them weight 0.
+A ``-inf`` logit (a hard mask) gets weight 0 from every transform, so the sampler can draw
+from the weights as they come.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def _shift(y: Tensor) -> Tensor:
     return y - finite.amin(dim=-1, keepdim=True).clamp(max=0)
 
 
+def _masked_to_zero(w: Tensor, x: Tensor) -> Tensor:
+    return w.masked_fill(x == float("-inf"), 0.0)
+
+
 def _top_k_mask(x: Tensor, k: int | None) -> Tensor:
     if k is None:
         raise ValueError("this transform needs k (the number of tokens to keep)")
@@ -46,7 +51,7 @@ def argmax(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
     """one-hot(argmax x)
 
     none: greedy, ties go to the lowest id."""
-    return torch.zeros_like(x).scatter(-1, x.argmax(dim=-1, keepdim=True), 1.0)
+    return _masked_to_zero(torch.zeros_like(x).scatter(-1, x.argmax(dim=-1, keepdim=True), 1.0), x)
 
 
 def identity(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
@@ -60,7 +65,7 @@ def leaky_relu(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
     """max(αx, x)
 
     shift: negatives keep a small weight α(x − min x)."""
-    return _shift(torch.maximum(alpha * x, x))
+    return _masked_to_zero(_shift(torch.maximum(alpha * x, x)), x)
 
 
 def softmax(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
@@ -97,7 +102,7 @@ def piecewise(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
 
     shift: negatives keep a weight below 1 (tanh x − min)."""
     positive = x.clamp(min=0)
-    return _shift(torch.where(x >= 0, positive * positive.sqrt(), torch.tanh(x)))
+    return _masked_to_zero(_shift(torch.where(x >= 0, positive * positive.sqrt(), torch.tanh(x))), x)
 
 
 def top_k(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
@@ -111,7 +116,7 @@ def unif_top_k(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
     """1 on the k largest logits, 0 elsewhere
 
     none: uniform over the top k whatever their sign."""
-    return _top_k_mask(x, k).to(x.dtype)
+    return _masked_to_zero(_top_k_mask(x, k).to(x.dtype), x)
 
 
 def top_k_xlnx(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
