@@ -10,7 +10,7 @@ token costs one position of attention, not a re-run over the whole prefix.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -382,14 +382,8 @@ class JazzGPT(MusicModel):
             self_k.append(k)
             self_v.append(v)
         length = cache.length + tokens.shape[1]
-        return self.dec_ln(x), KVCache(
-            tuple(self_k),
-            tuple(self_v),
-            cache.cross_k,
-            cache.cross_v,
-            cache.memory_mask,
-            cache.memory,
-            length,
+        return self.dec_ln(x), replace(
+            cache, self_k=tuple(self_k), self_v=tuple(self_v), length=length
         )
 
     def forward(self, chords: Tensor, melody_in: Tensor) -> Tensor:
