@@ -170,6 +170,14 @@ def test_jazzgpt_rows_sharing_an_encoded_progression_decode_as_with_their_own_co
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=0)
 
 
+def test_jazzgpt_memory_rows_outside_the_encoded_progressions_are_named():
+    model = tiny_jazzgpt().eval()
+    batch = jazz_batch()
+    memory, mask = model.encode(batch["chords"][:2])
+    with pytest.raises(ValueError, match=r"memory_rows name memory 2, outside 0..1"):
+        model.decode(batch["melody"][:2, :1], memory, mask, memory_rows=torch.tensor([0, 2]))
+
+
 @pytest.mark.parametrize(
     "keep, shared", [([0, 2, 3, 5], True), ([3, 4, 5], True), ([3, 4], False), ([5, 1], False)]
 )

@@ -39,12 +39,21 @@ class MemoryRows:
     per_memory: int = 1
 
     @classmethod
+    def plain(cls, memories: int, device: torch.device) -> MemoryRows:
+        """Row i reads memory i (training, and rows on distinct progressions)."""
+        return cls(torch.arange(memories, device=device), memories, None)
+
+    @classmethod
     def of(cls, rows: Tensor, memories: int) -> MemoryRows:
-        if len(rows) == memories and bool((rows == torch.arange(memories, device=rows.device)).all()):
-            return cls(rows, memories, None)
+        ids = rows.tolist()
+        if ids == list(range(memories)):
+            return cls.plain(memories, rows.device)
+        outside = sorted({r for r in ids if not 0 <= r < memories})
+        if outside:
+            raise ValueError(f"memory_rows name memory {outside[0]}, outside 0..{memories - 1}")
         seen = [0] * memories
         position = []
-        for r in rows.tolist():
+        for r in ids:
             position.append(seen[r])
             seen[r] += 1
         per_memory = max(seen)
@@ -100,7 +109,9 @@ class KVCache:
             cross_k = tuple(t.index_select(0, memory_rows) for t in cross_k)
             cross_v = tuple(t.index_select(0, memory_rows) for t in cross_v)
             mask = mask.index_select(0, memory_rows)
-            memory_rows = torch.arange(len(rows), device=rows.device)
+            memory = MemoryRows.plain(len(rows), rows.device)
+        else:
+            memory = MemoryRows.of(memory_rows, len(mask))
 
         def pick_filled(buffers: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
             picked = []
@@ -116,7 +127,7 @@ class KVCache:
             cross_k,
             cross_v,
             mask,
-            MemoryRows.of(memory_rows, len(mask)),
+            memory,
             self.length,
         )
 
@@ -354,7 +365,9 @@ class JazzGPT(MusicModel):
         """
         if cache is None:
             if memory_rows is None:
-                memory_rows = torch.arange(len(memory), device=memory.device)
+                rows = MemoryRows.plain(len(memory), memory.device)
+            else:
+                rows = MemoryRows.of(memory_rows, len(memory))
             cross = [block.cross_attn.keys_values(memory) for block in self.decoder]
             cache = KVCache(
                 (),
@@ -362,7 +375,7 @@ class JazzGPT(MusicModel):
                 tuple(k for k, _ in cross),
                 tuple(v for _, v in cross),
                 memory_pad_mask,
-                MemoryRows.of(memory_rows, len(memory)),
+                rows,
             )
         x = self.drop(self.melody_pos(self.melody_embed(tokens), cache.length))
         self_k, self_v = [], []

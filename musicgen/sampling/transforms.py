@@ -51,7 +51,8 @@ def argmax(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
     """one-hot(argmax x)
 
     none: greedy, ties go to the lowest id."""
-    return _masked_to_zero(torch.zeros_like(x).scatter(-1, x.argmax(dim=-1, keepdim=True), 1.0), x)
+    one_hot = torch.zeros_like(x).scatter(-1, x.argmax(dim=-1, keepdim=True), 1.0)
+    return _masked_to_zero(one_hot, x)
 
 
 def identity(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
@@ -102,7 +103,8 @@ def piecewise(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
 
     shift: negatives keep a weight below 1 (tanh x − min)."""
     positive = x.clamp(min=0)
-    return _masked_to_zero(_shift(torch.where(x >= 0, positive * positive.sqrt(), torch.tanh(x))), x)
+    y = torch.where(x >= 0, positive * positive.sqrt(), torch.tanh(x))
+    return _masked_to_zero(_shift(y), x)
 
 
 def top_k(x: Tensor, k: int | None = None, alpha: float = 0.01) -> Tensor:
