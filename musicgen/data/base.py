@@ -146,8 +146,7 @@ class PreparedDataModule(L.LightningDataModule):
             splits = split_groups(groups, self.val_fraction, self.test_fraction, self.seed)
             prepared = self._prepare(records, splits, source_report)
             prepared["report"]["cache_key"] = self.cache_key()
-            if self.use_cache:
-                cache.save(path, prepared)
+            if self.use_cache and cache.save(path, prepared):
                 log.info("prepared data cached at %s", path)
         else:
             log.info("loaded prepared data from %s", path)
