@@ -194,7 +194,8 @@ class MidiFolderSource:
             if kind == "file":
                 files.append(path)
             elif kind != "folder":
-                unusable.append(_Parsed(path.relative_to(self.path).as_posix(), *kind.split(": ")))
+                rel = path.relative_to(self.path).as_posix()
+                unusable.append(_Parsed(rel, *kind.split(": ", 1)))
         if not files and not unusable:
             where = "under" if self.recursive else "directly in"
             raise ValueError(f"no .mid/.midi files {where} {self.path}")
@@ -268,7 +269,9 @@ def _entry_kind(path: Path) -> str:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        return "broken symlink: its target does not exist" if path.is_symlink() else "unreadable: removed while the folder was read"
+        if path.is_symlink():
+            return "broken symlink: its target does not exist"
+        return "unreadable: removed while the folder was read"
     except OSError as error:
         return f"unreadable: {error.strerror or error}"
     if stat.S_ISREG(mode):
