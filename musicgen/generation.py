@@ -16,6 +16,7 @@ from musicgen.data.vocab import Vocabulary
 from musicgen.metrics import compute_all
 from musicgen.models import load_model
 from musicgen.models.pretrained import recommended_sampler
+from musicgen.music.chords import shorten
 from musicgen.paths import conf_dir, resolve_checkpoint
 from musicgen.render import render_all
 from musicgen.sampling.generate import generate_melodies, generate_sequences, hold_eos_until_filled
@@ -45,7 +46,7 @@ def lead_sheets_from_model(model, cfg: DictConfig, sampler) -> list[LeadSheet]:
     )
     if len(chords) > model.hparams.max_len:
         raise ValueError(
-            f"chords={cfg.chords} with choruses={cfg.choruses} is {len(chords)} beats, but this "
+            f"chords={shorten(str(cfg.chords))} with choruses={cfg.choruses} is {len(chords)} beats, but this "
             f"model reads at most max_len={model.hparams.max_len}: use fewer choruses or bars"
         )
     unknown = sorted({c for c in chords if c not in Vocabulary(model.hparams.chord_vocab)})
