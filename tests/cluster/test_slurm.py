@@ -20,6 +20,8 @@ import pytest
 from slurmjobs import ROOT, Job, sbatch, wait_until
 from steplog import read_steplog
 
+from musicgen.sweep import job_overrides
+
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(480)]
 
 TINY = [
@@ -110,23 +112,24 @@ def test_a_sampling_sweep_runs_one_slurm_job_per_sampler_and_summarises_both(
     assert len(list(tmp_path.glob("*/sample*.mid"))) == 4
 
 
-def test_two_slurm_tasks_train_as_two_ddp_ranks_logging_what_one_process_logs(slurm, tmp_path):
-    run = ["trainer.max_steps=4", "trainer.limit_train_batches=4", "model.blocks=1"]
+def test_two_slurm_tasks_train_as_two_ddp_ranks_logging_what_one_process_logs(
+    train_sweep, slurm, tmp_path
+):
     entry_point(
         "train.py", "-m", *LAUNCHER, "hydra.launcher.tasks_per_node=2", "trainer=ddp_cpu",
-        "trainer.devices=2", *TINY, *run, f"hydra.sweep.dir={tmp_path / 'ddp'}", env=slurm,
+        "trainer.devices=2", *TINY, "model.blocks=1", "trainer.max_steps=3",
+        "trainer.limit_train_batches=3", f"hydra.sweep.dir={tmp_path}", env=slurm,
     )
-    entry_point("train.py", *TINY, *run, f"hydra.run.dir={tmp_path / 'one'}", env=slurm)
-    ddp, one = tmp_path / "ddp" / "0", tmp_path / "one"
+    ddp, one = tmp_path / "0", train_sweep / "0"  # the sweep's point model.blocks=1: one process
     assert run_info(ddp)["world_size"] == 2
     assert run_info(ddp)["cluster_environment"] == "SLURMEnvironment"
     assert run_info(one)["world_size"] == 1
-    assert run_info(ddp)["results"]["steps"] == run_info(one)["results"]["steps"] == 4
+    assert run_info(ddp)["results"]["steps"] == run_info(one)["results"]["steps"] == 3
     ddp_rows, one_rows = metric_rows(ddp), metric_rows(one)
     assert set(ddp_rows[0]) == set(one_rows[0])
     for rows in (ddp_rows, one_rows):
         logged = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
-        assert len(logged) == 4 and all(math.isfinite(v) for v in logged)
+        assert len(logged) == 3 and all(math.isfinite(v) for v in logged)
         assert any(r.get("val/loss") for r in rows)
 
 
@@ -142,6 +145,28 @@ def test_the_readme_sbatch_script_trains_two_ddp_ranks_as_written(slurm, tmp_pat
     info = run_info(tmp_path / "train" / f"slurm-{job.id}")
     assert info["status"] == "finished" and info["results"]["steps"] == 4
     assert info["world_size"] == 2 and info["cluster_environment"] == "SLURMEnvironment"
+
+
+def test_a_failed_sweep_point_reruns_alone_in_its_folder_and_the_summary_is_rewritten(
+    train_sweep, slurm
+):
+    """The README's recipe: the point's own overrides, hydra.sweep.subdir = its folder."""
+    point = train_sweep / "1"
+    info = run_info(point)
+    (point / "run_info.json").write_text(json.dumps({**info, "status": "failed: node lost"}))
+    overrides = [f"{key}={value}" for key, value in job_overrides(point).items()]
+    entry_point(
+        "train.py", "-m", *LAUNCHER, f"hydra.sweep.dir={train_sweep}", "hydra.sweep.subdir=1",
+        *overrides, env=slurm,
+    )
+    assert run_info(point)["resumed_from"] == str(point / "checkpoints" / "last.ckpt")
+    assert sorted(p.name for p in train_sweep.iterdir() if not p.name.startswith(".")) == [
+        "0", "1", "multirun.yaml", "summary.csv", "summary.md"
+    ]
+    rows = summary_rows(train_sweep)
+    assert [(r["model.blocks"], r["status"], r["steps"]) for r in rows] == [
+        ("1", "finished", "3"), ("2", "finished", "3")
+    ]
 
 
 class ScriptRun:
