@@ -8,6 +8,7 @@
 #
 # Everything lives in $MUSICGEN_SLURM_DIR (default /tmp/musicgen-slurm): the config, a munge key
 # and socket of its own, state, spool and logs, so a system munge or slurm is never touched.
+# slurmctld listens on $MUSICGEN_SLURM_PORT (default 6817) and slurmd on the port after it.
 # `start` ends with exit 0 and the node idle, or with one line saying why the cluster cannot
 # start (the tests then skip with that line as the reason).
 set -euo pipefail
@@ -128,7 +129,7 @@ stop_pid() {  # stop_pid FILE: SIGTERM, wait up to 10 s, then SIGKILL
 stop() {
     if [ -f "$SLURM_CONF" ] && pid_alive "$DIR/slurmctld.pid"; then
         scancel --full --signal=KILL --partition="$PARTITION" 2>/dev/null || true
-        for _ in $(seq 40); do
+        for _ in $(seq 80); do  # KillWait (10 s) and a margin for the jobs to leave
             [ -z "$(squeue --noheader --states=running,completing 2>/dev/null)" ] && break
             sleep 0.25
         done

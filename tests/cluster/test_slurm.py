@@ -17,9 +17,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from slurmjobs import ROOT, Job, sbatch, wait_until
-from steplog import read_steplog
 
+from cluster.slurmjobs import ROOT, Job, sbatch, wait_until
+from cluster.steplog import read_steplog
 from musicgen.sweep import job_overrides
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(480)]
