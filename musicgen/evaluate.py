@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -214,15 +215,18 @@ def generate_records(model, sampler, cfg: DictConfig, chords: list | None,
                      primers: list[list[int]] | None) -> list[Record]:
     """``cfg.num_samples`` pieces with one sampler (JazzGPT: its best beams, when searching).
 
-    ``chords`` is one progression (``num_samples`` melodies over it) or several (one melody
-    each). ``cfg.fill_chords`` withholds ``<eos>`` until the last chord, as ``sample.py`` does,
+    ``chords`` is one progression (``num_samples`` melodies over it; one for argmax, which
+    would repeat it) or several (one melody each). ``cfg.fill_chords`` withholds ``<eos>`` until the last chord, as ``sample.py`` does,
     so a model trained on windows plays through a whole chorus.
     """
     hp = model.hparams
     if chords is not None:
         progressions = chords if chords and not isinstance(chords[0], str) else [chords]
         per = cfg.num_samples if len(progressions) == 1 else 1
-        count = min(per, sampler.beam_width) if sampler.beam_width > 1 else per
+        if sampler.beam_width > 1:
+            count = min(per, sampler.beam_width)
+        else:  # greedy decoding writes the same melody every time: once is enough
+            count = 1 if sampler.transform == "argmax" else per
         melodies = generate_melodies(
             model, progressions, sampler, count, cfg.max_tokens, cfg.seed,
             token_filter=hold_eos_until_filled if cfg.fill_chords else None,
@@ -310,20 +314,25 @@ def evaluate_transforms(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"primer={cfg.primer}: use null, or data with a checkpoint saved by train.py")
     rows = []
     reference = dict(cfg.get("reference") or {})
-    for row in rows_to_run:
+    headline = "inside_ratio" if is_jazz else "downbeat_std"
+    for number, row in enumerate(rows_to_run, 1):
+        started = time.perf_counter()
         options = OmegaConf.merge(cfg.sampler_options, row["options"])
         sampler = build_sampler(row["sampler"], options)
         records = generate_records(model, sampler, cfg, chords, primers)
+        metrics = summarize(records, indexes=indexes)
         rows.append({"name": row["name"], "sampler": sampler.name, "samples": len(records),
                      "options": OmegaConf.to_container(options, resolve=True),
-                     "reference": reference.get(row["name"]),
-                     "metrics": summarize(records, indexes=indexes)})
+                     "reference": reference.get(row["name"]), "metrics": metrics})
+        print(f"[{number}/{len(rows_to_run)}] {row['name']}: {headline} "
+              f"{_mean_std(metrics.get(headline))} over {len(records)} pieces "
+              f"({time.perf_counter() - started:.0f} s)", flush=True)
     rows.append(transforms_baseline(cfg, is_jazz, datamodule, indexes))
     return {
         "task": "transforms",
         "checkpoint": str(ckpt.resolve()),
         "model": type(model).__name__,
-        "headline": "inside_ratio" if is_jazz else "downbeat_std",
+        "headline": headline,
         "chords": cfg.chords if is_jazz else None,
         "primer": None if is_jazz else cfg.primer,
         "num_samples": cfg.num_samples,
