@@ -180,7 +180,8 @@ def sampler_rows(entries: Sequence[str | Mapping] | None) -> list[dict[str, Any]
         sampler = entry.pop("sampler", None)
         name = entry.pop("name", None) or sampler
         rows.append({"name": name, "sampler": sampler, "options": entry})
-    available = sorted(p.stem for p in SAMPLER_CONF.glob("*.yaml"))
+    # "recommended" is sample.py's stand-in for a checkpoint's own choice, not a decoding.
+    available = sorted(p.stem for p in SAMPLER_CONF.glob("*.yaml") if p.stem != "recommended")
     unknown = [r["sampler"] for r in rows if r["sampler"] not in available]
     if unknown or not rows:
         what = f"unknown {unknown}" if unknown else "no sampler named"

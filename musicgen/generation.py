@@ -98,14 +98,12 @@ def sampler_config(cfg: DictConfig, ckpt: Path) -> DictConfig:
     """``cfg.sampler``, or with ``sampler=recommended`` the checkpoint's recommended decoding
     with whatever the user set over the plain defaults applied on top."""
     chosen = OmegaConf.to_container(cfg.sampler, resolve=True)
-    if not chosen.pop("recommended", False):
-        return OmegaConf.create(chosen)
-    recommended = recommended_sampler(ckpt)
-    if recommended is None:
-        return OmegaConf.create(chosen)
-    plain = OmegaConf.to_container(OmegaConf.load(conf_dir() / "sampler" / "softmax.yaml"))
-    changed = {k: v for k, v in chosen.items() if plain.get(k) != v}
-    return OmegaConf.merge(recommended, changed)
+    recommended = recommended_sampler(ckpt) if chosen.pop("recommended", False) else None
+    if recommended is not None:
+        plain = OmegaConf.to_container(OmegaConf.load(conf_dir() / "sampler" / "softmax.yaml"))
+        changed = {k: v for k, v in chosen.items() if plain.get(k) != v}
+        chosen = OmegaConf.to_container(OmegaConf.merge(recommended, changed))
+    return OmegaConf.create({"sampler": chosen}).sampler  # errors name the key "sampler"
 
 
 def sample(cfg: DictConfig) -> Path:

@@ -14,8 +14,10 @@ from conftest import compose_config, tiny_train_overrides
 
 from musicgen.data.midi import MidiFolderSource
 from musicgen.data.wjazzd import read_solo, solo_ids
-from musicgen.evaluate import evaluate, sampler_rows
+from musicgen.evaluate import build_sampler, evaluate, generate_records, sampler_rows
 from musicgen.metrics import functional as F
+from musicgen.models import load_model
+from musicgen.sampling.progressions import resolve_chords
 from musicgen.sampling.transforms import TRANSFORMS
 from musicgen.training import train
 
@@ -137,3 +139,42 @@ def test_cli_without_a_dataset_is_one_clear_line(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (
         "error: task=dataset needs wjazzd_path=..., midi_path=... or data=<config>"
     )
+
+
+def test_transform_rows_play_to_the_last_chord_like_sample_py(checkpoints):
+    cfg = compose_config("evaluate", ["task=transforms", "num_samples=3", "max_tokens=400"],
+                         Path("unused"))
+    model = load_model(checkpoints["jazzgpt"])
+    info = model.hparams.data_info
+    chords = resolve_chords("blues", beats_per_bar=info["beats_per_bar"])  # 48 beats, past the 4-bar windows
+    records = generate_records(model, build_sampler("softmax"), cfg, chords, None)
+    assert len(records) == 3
+    for record in records:
+        assert int(record.durations.sum()) == len(chords) * info["ticks_per_beat"]
+
+
+def test_argmax_row_is_one_piece_and_rows_over_several_progressions_play_one_each(checkpoints):
+    cfg = compose_config("evaluate", ["task=transforms", "num_samples=5", "max_tokens=200"],
+                         Path("unused"))
+    model = load_model(checkpoints["jazzgpt"])
+    chords = resolve_chords("ii_v_i", beats_per_bar=4)
+    assert len(generate_records(model, build_sampler("argmax"), cfg, chords, None)) == 1
+    progressions = [chords, resolve_chords("ii_v_i", key="F", beats_per_bar=4)]
+    records = generate_records(model, build_sampler("softmax"), cfg, progressions, None)
+    assert [r.chords for r in records] == [tuple(p) for p in progressions]
+
+
+def test_study_rows_carry_the_research_figure_beside_ours(checkpoints, tmp_path):
+    run = tmp_path / "eval"
+    overrides = [
+        "task=transforms", f"ckpt_path={checkpoints['jazzgpt']}", "num_samples=2", "chords=ii_v_i",
+        "wjazzd_path=null", "plagiarism=false", "max_tokens=200",
+        "transforms=[argmax,{sampler:topk,name:top50,k:50}]", "+reference.top50=0.217",
+    ]  # fmt: skip
+    rows = _evaluate(overrides, run)["rows"]
+    assert [(r["name"], r["sampler"], r["reference"]) for r in rows[:2]] == [
+        ("argmax", "argmax", None), ("top50", "topk_k50", 0.217),
+    ]
+    header, _, *lines = [line for line in (run / "evaluation.md").read_text().splitlines() if line.startswith("| ")]
+    assert "| SE | research |" in header
+    assert "| 0.2170 |" in lines[1]

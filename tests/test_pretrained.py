@@ -99,3 +99,30 @@ def test_export_keeps_a_recommended_sampler_and_refuses_unknown_sampler_keys(tmp
     assert isinstance(load_model(tmp_path / "shipped.ckpt"), JazzGPT)
     with pytest.raises(ValueError, match="kk=5"):
         export_main([str(source), str(tmp_path / "x.ckpt"), "--sampler", "topk", "kk=5"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ([], {"transform": "topk", "k": 5, "temperature": 1.0}),
+        (["sampler.temperature=0.9"], {"transform": "topk", "k": 5, "temperature": 0.9}),
+        (["sampler=xlnx"], {"transform": "xlnx", "temperature": 1.0}),
+    ],
+)
+def test_sample_py_uses_the_checkpoints_recommended_sampler_unless_told_otherwise(
+    tmp_path, overrides, expected
+):
+    from conftest import compose_config
+
+    from musicgen.generation import sampler_config
+
+    model = _tiny_jazzgpt()
+    plain = tmp_path / "plain.ckpt"
+    torch.save({"musicgen_model": "musicgen.models.jazzgpt.JazzGPT",
+                "hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}, plain)
+    export_main([str(plain), str(tmp_path / "shipped.ckpt"), "--sampler", "topk", "k=5"])
+    cfg = compose_config("sample", overrides, tmp_path / "run")
+    chosen = sampler_config(cfg, tmp_path / "shipped.ckpt")
+    assert {k: chosen[k] for k in expected} == expected
+    if not overrides:
+        assert sampler_config(cfg, plain).transform == "softmax"  # nothing recommended
