@@ -27,6 +27,7 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 # Library deprecation notices a user can do nothing about, silenced by their exact message only.
 LIBRARY_NOISE = (
     (FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated"),  # Lightning's _pytree, torch 2.13
+    (UserWarning, r"Precision \S+ is not supported by the model summary"),  # only its size estimate
 )
 USER_ERRORS = (OSError, ValueError, KeyError, ChordParseError, OmegaConfBaseException, NonFiniteLossError)
 

@@ -29,9 +29,10 @@ def test_cached_or_quiet_chorales_print_no_progress(tmp_path, monkeypatch, capsy
     assert capsys.readouterr().err == ""
 
 
-def test_a_command_hides_lightnings_leafspec_notice_and_keeps_other_warnings():
+def test_a_command_hides_lightnings_notices_and_keeps_other_warnings():
     def job(cfg):
         _tree_flatten(torch.zeros(1))  # Lightning builds a torch LeafSpec, deprecated in torch 2.13
+        warnings.warn("Precision bf16-mixed is not supported by the model summary. ...", UserWarning, stacklevel=1)
         warnings.warn("a warning the user should see", FutureWarning, stacklevel=1)
 
     with warnings.catch_warnings(record=True) as caught:
