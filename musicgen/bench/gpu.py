@@ -2,10 +2,10 @@
 
 For each model at paper size: tokens/s in float32 and in bf16-mixed (autocast, float32 weights,
 as ``trainer.precision=bf16-mixed``), their steps taken in turn with the median speed ratio,
-JazzGPT's bf16 FLOP/s against a large bf16 ``torch.mm``, and the LSTMs (the baseline and MAR-Y's BiLSTMs) with cuDNN against PyTorch's own kernels
-(``torch.backends.cudnn.flags(enabled=False)``). Batches are synthetic, shaped like the real
-data (sizes below), so the script needs no data files, no network and no logger; it finishes
-in well under three minutes on one modern GPU.
+JazzGPT's bf16 FLOP/s against a large bf16 ``torch.mm``, and the LSTMs (the baseline and MAR-Y's
+BiLSTMs) with cuDNN against PyTorch's own kernels (``torch.backends.cudnn.flags(enabled=False)``).
+Batches are synthetic, shaped like the real data (sizes below), so the script needs no data
+files, no network and no logger; it finishes in well under three minutes on one modern GPU.
 """
 
 from __future__ import annotations
