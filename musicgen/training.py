@@ -169,6 +169,7 @@ def train(cfg: DictConfig) -> Path:
     resume = resume_checkpoint(cfg, out)
     last = out / "checkpoints" / "last.ckpt"
     params = sum(p.numel() for p in model.parameters())
+    cluster = getattr(trainer.strategy, "cluster_environment", None)  # SLURM, torchelastic... (DDP)
     record = {
         **{k: v for k, v in info.items() if k != "config"},
         "command": " ".join(sys.argv),
@@ -176,6 +177,8 @@ def train(cfg: DictConfig) -> Path:
         "resumed_from": str(resume) if resume else None,
         "parameters": params,
         "precision": str(trainer.precision),
+        "world_size": trainer.world_size,
+        "cluster_environment": type(cluster).__name__ if cluster else None,
         "status": "running",
     }
     if trainer.is_global_zero:
