@@ -3,7 +3,7 @@ PYTHON ?= python
 PIP := $(PYTHON) -m pip
 TORCH_CPU := torch==2.13.0
 
-.PHONY: install test test-slow test-cluster lint bench train sample clean
+.PHONY: install test test-avx2 test-slow test-cluster lint bench train sample clean
 
 install:
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
@@ -18,6 +18,10 @@ install:
 
 test:
 	$(PYTHON) -m pytest -q
+
+# The suite as a CPU without AVX-512 or native bf16 runs it: oneDNN capped at AVX2 has no bf16.
+test-avx2:
+	ONEDNN_MAX_CPU_ISA=AVX2 $(PYTHON) -m pytest -q
 
 test-slow:
 	$(PYTHON) -m pytest -q -m slow

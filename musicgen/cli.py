@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,11 @@ from musicgen.callbacks import NonFiniteLossError
 from musicgen.music.chords import ChordParseError, shorten
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+# Library deprecation notices a user can do nothing about, silenced by their exact message only.
+LIBRARY_NOISE = (
+    (FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated"),  # Lightning's _pytree, torch 2.13
+    (UserWarning, r"Precision \S+ is not supported by the model summary"),  # only its size estimate
+)
 USER_ERRORS = (OSError, ValueError, KeyError, ChordParseError, OmegaConfBaseException, NonFiniteLossError)
 
 
@@ -35,6 +41,8 @@ def run_cli(job: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
+    for category, message in LIBRARY_NOISE:
+        warnings.filterwarnings("ignore", message=message, category=category)
     try:
         if HydraConfig.initialized():
             hydra_cfg = HydraConfig.get()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import (
     Callback,
@@ -24,13 +23,16 @@ from lightning.pytorch.callbacks import (
     LearningRateMonitor,
     ModelCheckpoint,
 )
+from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 import musicgen
 from musicgen.callbacks import AtomicCheckpointIO, FiniteLossGuard, GracefulStop, RunInfo
 from musicgen.loggers import finish_wandb
+from musicgen.models import MusicModel
 from musicgen.paths import resolve_checkpoint
+from musicgen.precision import precision_note, resolve_precision
 
 
 def git_commit() -> dict[str, Any]:
@@ -54,16 +56,6 @@ def run_dir(cfg: DictConfig) -> Path:
     out = Path(cfg.paths.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     return out
-
-
-def resolve_precision(precision: str | int, accelerator: str) -> str | int:
-    """``auto``: bf16-mixed on GPUs that support it, fp16-mixed (Lightning adds the gradient
-    scaler) on older GPUs, full precision on CPU."""
-    if str(precision) != "auto":
-        return precision
-    if accelerator not in ("gpu", "cuda", "auto") or not torch.cuda.is_available():
-        return "32-true"
-    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
 
 
 def resume_checkpoint(cfg: DictConfig, out: Path) -> Path | None:
@@ -108,12 +100,15 @@ def build_callbacks(cfg: DictConfig, out: Path, info: dict, with_loggers: bool) 
     return callbacks
 
 
-def build_trainer(cfg: DictConfig, out: Path, info: dict) -> L.Trainer:
+def build_trainer(cfg: DictConfig, out: Path, info: dict, model: MusicModel) -> L.Trainer:
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer_cfg["precision"] = resolve_precision(
-        trainer_cfg.get("precision", "32-true"), trainer_cfg.get("accelerator", "auto")
-    )
+    accelerator = trainer_cfg.get("accelerator", "auto")
+    precision = resolve_precision(trainer_cfg.get("precision", "32-true"), accelerator, model.cpu_bf16_faster)
+    note = precision_note(precision, accelerator)
+    if note and rank_zero_only.rank == 0:
+        print(note, file=sys.stderr)
+    trainer_cfg["precision"] = precision
     plugins = [instantiate(p) for p in trainer_cfg.pop("plugins", None) or []]
     return instantiate(
         trainer_cfg,
@@ -170,7 +165,7 @@ def train(cfg: DictConfig) -> Path:
         "git_dirty": git["dirty"],
         "data_cache_key": datamodule.cache_key(),
     }
-    trainer = build_trainer(cfg, out, info)
+    trainer = build_trainer(cfg, out, info, model)
     resume = resume_checkpoint(cfg, out)
     last = out / "checkpoints" / "last.ckpt"
     params = sum(p.numel() for p in model.parameters())
@@ -181,6 +176,7 @@ def train(cfg: DictConfig) -> Path:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "resumed_from": str(resume) if resume else None,
         "parameters": params,
+        "precision": str(trainer.precision),
         "world_size": trainer.world_size,
         "cluster_environment": type(cluster).__name__ if cluster else None,
         "status": "running",

@@ -67,6 +67,7 @@ def test_gpu_script_runs_on_cpu_and_prints_one_json_line(capsys):
     assert set(result["models"]) == {"jazzgpt", "mary", "lstm"}
     for row in result["models"].values():
         assert row["bf16_mixed"]["tokens_per_s"] > 0 and row["float32"]["tokens_per_s"] > 0
+        assert row["bf16_speedup"] > 0
     assert result["models"]["lstm"]["cudnn_speedup"] > 0
     assert 0 < result["models"]["jazzgpt"]["bf16_share_of_matmul_rate"]
 

@@ -27,7 +27,7 @@ from musicgen.data.resumable import ResumableLoader
 from musicgen.loggers import wandb_credentials, wandb_logger
 from musicgen.models import load_model
 from musicgen.sweep import write_summary
-from musicgen.training import resolve_precision, train
+from musicgen.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_EPOCH = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.max_steps=-1"]
@@ -265,13 +265,6 @@ def test_resumable_loader_resumes_mid_epoch_with_the_uninterrupted_batches(tmp_p
     assert whole.seen[:10] != whole.seen[10:20]  # each epoch its own order
     for a, b in zip(resumed.parameters(), whole.parameters(), strict=True):
         assert torch.equal(a, b)
-
-
-def test_precision_auto_is_full_precision_without_a_gpu():
-    assert resolve_precision("auto", "cpu") == "32-true"
-    assert resolve_precision("bf16-mixed", "gpu") == "bf16-mixed"
-    if not torch.cuda.is_available():
-        assert resolve_precision("auto", "gpu") == "32-true"
 
 
 def test_launcher_presets_select_joblib_and_submitit_slurm(tmp_path):

@@ -225,6 +225,24 @@ def test_a_folder_where_every_file_is_bad_counts_the_reasons(tmp_path, capsys):
     assert "1 drums only" in line and "1 empty file" in line
 
 
+def test_stats_without_a_model_says_which_model_a_midi_folder_needs(tmp_path, capsys):
+    line = stats_error(["data=midi", f"data.path={tmp_path}"], capsys)
+    assert line == (
+        "error: data.context is the model's context: add model=lstm or model=mary to the command "
+        "(or data.context=N)"
+    )
+
+
+def test_stats_reports_a_midi_folder_without_a_model_given_its_context(tmp_path, capsys):
+    expected = mixed_folder(tmp_path)
+    stats_main([
+        "data=midi", f"data.path={tmp_path}", "data.context=8", "data.source.workers=1",
+        "data.source.progress=false", "data.transpositions=[0]",
+    ])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert report["source"]["files_read"] == report["source"]["files_found"] - len(expected)
+
+
 def test_no_transpositions_is_refused_before_preparing():
     with pytest.raises(ValueError, match=r"^transpositions is empty"):
         sequence_module(CountingSource("no-keys"), transpositions=[])

@@ -1,11 +1,11 @@
 """``python -m musicgen.bench.gpu``: training throughput on a CUDA device, printed as one JSON line.
 
 For each model at paper size: tokens/s in float32 and in bf16-mixed (autocast, float32 weights,
-as ``trainer.precision=bf16-mixed``), JazzGPT's bf16 FLOP/s against a large bf16 ``torch.mm``,
-and the LSTMs (the baseline and MAR-Y's BiLSTMs) with cuDNN against PyTorch's own kernels
-(``torch.backends.cudnn.flags(enabled=False)``). Batches are synthetic, shaped like the real
-data (sizes below), so the script needs no data files, no network and no logger; it finishes
-in well under three minutes on one modern GPU.
+as ``trainer.precision=bf16-mixed``), their steps taken in turn with the median speed ratio,
+JazzGPT's bf16 FLOP/s against a large bf16 ``torch.mm``, and the LSTMs (the baseline and MAR-Y's
+BiLSTMs) with cuDNN against PyTorch's own kernels (``torch.backends.cudnn.flags(enabled=False)``).
+Batches are synthetic, shaped like the real data (sizes below), so the script needs no data
+files, no network and no logger; it finishes in well under three minutes on one modern GPU.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from contextlib import nullcontext
 
 import torch
 
-from musicgen.bench.train import train_steps, training_flops
+from musicgen.bench.train import to_device, train_step, train_steps, training_flops
 from musicgen.bench.workloads import MODELS
 from musicgen.data.vocab import SPECIALS
 from musicgen.models import MusicModel
@@ -72,10 +72,43 @@ def batches(model: MusicModel, batch_size: int, seed: int = 0) -> Iterator:
             yield x, torch.randint(4, len(hp.vocab), (batch_size,), generator=generator)
 
 
-def throughput(model: MusicModel, batch_size: int, warmup: int, steps: int, bf16: bool) -> dict:
-    timed = train_steps(
-        model, batches(model, batch_size), warmup, steps, autocast=torch.bfloat16 if bf16 else None
-    )
+def precision_race(model: MusicModel, batch_size: int, warmup: int, steps: int) -> dict:
+    """float32 and bf16-mixed steps on the same batch in turn, round by round, so both see the
+    same load; ``bf16_speedup`` is the median per-round ratio (how ``auto``'s CPU rule was set)."""
+    device = next(model.parameters()).device
+    data = batches(model, batch_size)
+    optimizers = {None: model.configure_optimizers(), torch.bfloat16: model.configure_optimizers()}
+    model.train()
+    rounds = []
+    for i in range(warmup + steps):
+        batch = to_device(next(data), device)
+        seconds = {}
+        for dtype, optimizer in optimizers.items():
+            start = time.perf_counter()
+            tokens = train_step(model, optimizer, batch, dtype)
+            seconds[dtype] = time.perf_counter() - start
+        if i >= warmup:
+            rounds.append((tokens, model.batch_size(batch), seconds[None], seconds[torch.bfloat16]))
+    tokens, windows = sum(r[0] for r in rounds), sum(r[1] for r in rounds)
+
+    def rates(column: int) -> dict:
+        total = sum(r[column] for r in rounds)
+        return {
+            "tokens_per_s": tokens / total,
+            "windows_per_s": windows / total,
+            "ms_per_step": 1000 * statistics.median(r[column] for r in rounds),
+        }
+
+    return {
+        "float32": rates(2),
+        "bf16_mixed": rates(3),
+        "bf16_speedup": statistics.median(r[2] / r[3] for r in rounds),
+    }
+
+
+def throughput(model: MusicModel, batch_size: int, warmup: int, steps: int) -> dict:
+    """float32 tokens/s, windows/s and median ms per step."""
+    timed = train_steps(model, batches(model, batch_size), warmup, steps)
     seconds = sum(s.wait_s + s.compute_s for s in timed)
     return {
         "tokens_per_s": sum(s.tokens for s in timed) / seconds,
@@ -102,7 +135,7 @@ def bf16_matmul_flops_per_s(device: torch.device, size: int) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m musicgen.bench.gpu", description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="cuda", help="cuda (default), or cpu for a smoke run")
+    parser.add_argument("--device", default="cuda", help="cuda (default), or cpu (bf16 vs float32 on a CPU)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
@@ -122,13 +155,10 @@ def main(argv: list[str] | None = None) -> dict:
     }
     for name in MODELS:
         model = build(name, args.quick).to(device)
-        row = {
-            "float32": throughput(model, args.batch_size, warmup, steps, bf16=False),
-            "bf16_mixed": throughput(model, args.batch_size, warmup, steps, bf16=True),
-        }
+        row = precision_race(model, args.batch_size, warmup, steps)
         if name != "jazzgpt":
             with torch.backends.cudnn.flags(enabled=False):
-                row["float32_no_cudnn"] = throughput(model, args.batch_size, warmup, steps, bf16=False)
+                row["float32_no_cudnn"] = throughput(model, args.batch_size, warmup, steps)
             row["cudnn_speedup"] = row["float32"]["tokens_per_s"] / row["float32_no_cudnn"]["tokens_per_s"]
         else:
             batch = next(batches(model, args.batch_size))

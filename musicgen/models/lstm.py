@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from musicgen.data.vocab import SPECIALS
 from musicgen.models.base import MusicModel, right_align
+from musicgen.precision import run_recurrent
 
 PAD_ID = 0
 
@@ -108,7 +109,7 @@ class LSTMBaseline(MusicModel):
         if self.training and self.hparams.recurrent_dropout > 0:
             h = self.recurrent_dropout_lstm(h)
         else:
-            h, _ = self.lstm(h)
+            h = run_recurrent(lambda t: self.lstm(t)[0], h)
         # Right-aligned, the padding comes after the last real token and cannot reach it.
         last = h[torch.arange(x.shape[0], device=x.device), lengths - 1]
         return self.head(last)

@@ -17,6 +17,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from musicgen.data.vocab import SPECIALS
 from musicgen.models.base import MusicModel, right_align
+from musicgen.precision import run_recurrent
 
 PAD_ID = 0
 
@@ -75,8 +76,10 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, lengths: Tensor | None, key_mask: Tensor) -> Tensor:
-        h = self.lstm(x)[0] if lengths is None else self._recur_short(x, lengths)
-        return self.drop(self.attn(h, key_mask))
+        return self.drop(self.attn(run_recurrent(self._recur, x, lengths), key_mask))
+
+    def _recur(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        return self.lstm(x)[0] if lengths is None else self._recur_short(x, lengths)
 
     def _recur_short(self, x: Tensor, lengths: Tensor) -> Tensor:
         """The BiLSTM when some windows are short: those are packed, so the backward direction
