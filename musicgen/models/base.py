@@ -34,6 +34,10 @@ class MusicModel(L.LightningModule):
     a training step processed, divided by the wall time between consecutive steps.
     """
 
+    # Parameter name -> the hyperparameter holding the vocabulary its rows are indexed by, so
+    # fine-tuning on new data can carry rows over by token (musicgen.resume).
+    vocab_rows: dict[str, str] = {}
+
     def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
         """(mean loss over the batch, number of real tokens it processed)."""
         raise NotImplementedError(f"{type(self).__name__} must define loss_and_tokens")
