@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from musicgen.cli import run_cli
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+from musicgen.cli import compose_or_exit, run_cli
 
 
 def data_report(cfg: DictConfig) -> dict:
@@ -32,8 +28,7 @@ def data_report(cfg: DictConfig) -> dict:
 
 def main(overrides: list[str] | None = None) -> None:
     overrides = sys.argv[1:] if overrides is None else overrides
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+    cfg = compose_or_exit("train", overrides)
     report = run_cli(data_report, cfg)
     print(json.dumps(report, indent=2, default=str))
 
