@@ -136,7 +136,8 @@ class SweepSummary(Callback):
         print(f"sweep summary: {md_path.resolve()}")
         failed = [row["job"] for row in rows if str(row.get("status", "")).startswith("failed")]
         if failed:
-            user_error(f"{len(failed)} of {len(rows)} jobs failed (job {', '.join(failed)}): see {md_path}")
+            numbers = ", ".join(job.split("_")[0] for job in failed)
+            user_error(f"{len(failed)} of {len(rows)} jobs failed (job {numbers}): see {md_path}")
 
 
 def main(argv: list[str] | None = None) -> None:
