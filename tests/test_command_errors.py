@@ -37,12 +37,6 @@ from musicgen.training import train
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def forget_hydra_run():
-    yield
-    HydraConfig.instance().cfg = None
-
-
 @pytest.fixture(scope="module")
 def mary_ckpt(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("command-errors")

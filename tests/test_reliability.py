@@ -39,13 +39,6 @@ from musicgen.training import train
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def forget_hydra_run():
-    """run_cli reads the current Hydra run's overrides; never leave one for the next test."""
-    yield
-    HydraConfig.instance().cfg = None
-
-
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
     """Tiny JazzGPT and MAR-Y checkpoints trained on a few embedded chorales."""

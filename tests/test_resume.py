@@ -25,12 +25,6 @@ from musicgen.training import train
 MARY = tiny_train_overrides("mary")
 
 
-@pytest.fixture(autouse=True)
-def forget_hydra_run():
-    yield
-    HydraConfig.instance().cfg = None
-
-
 def run_cfg(outputs: Path, name: str, overrides: list[str]):
     """A training config whose run folder is ``outputs/train/<name>`` ("last" searches there)."""
     cfg = compose_config("train", overrides, outputs / "train" / name)
