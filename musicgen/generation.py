@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from musicgen.cli import one_line
 from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.data.tokenizers import tokenizer_from_info
 from musicgen.data.vocab import Vocabulary
@@ -145,7 +147,10 @@ def sample(cfg: DictConfig) -> Path:
     ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
     model = load_model(ckpt)
     sampler_cfg = sampler_config(cfg, ckpt)
-    sampler = instantiate(sampler_cfg)
+    try:
+        sampler = instantiate(sampler_cfg)
+    except InstantiationException as err:  # the merged config no longer says it is cfg.sampler
+        raise ValueError(f"sampler: {one_line(err)}") from None
     if "chord_vocab" in model.hparams:
         make = melody_maker(model, cfg, sampler)
     else:
