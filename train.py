@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from musicgen.cli import run_cli
+from musicgen.cli import launch, run_cli
 from musicgen.training import train
 
 
@@ -13,4 +13,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main)

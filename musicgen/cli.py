@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import logging
 import os
 import re
+import shutil
 import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import hydra._internal.utils as hydra_utils
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import OverrideType, ValueType
-from hydra.errors import InstantiationException
+from hydra.errors import HydraException, InstantiationException, MissingConfigException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
@@ -56,12 +61,93 @@ def run_cli(job: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     except (*USER_ERRORS, InstantiationException) as err:
         if os.environ.get("MUSICGEN_DEBUG"):
             raise
+        line = one_line(err)
+        print(f"error: {line}", file=sys.stderr)
+        hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+        run = OmegaConf.select(hydra_cfg, "runtime.output_dir") if hydra_cfg else None
+        if run and hydra_cfg.mode == RunMode.MULTIRUN:
+            (Path(run) / FAILED_JOB).write_text(line + "\n")  # the sweep summary lists it
+            return None  # the other points of the sweep still run
+        if run:
+            remove_if_unused(Path(run))
+        sys.exit(2)
+
+
+FAILED_JOB = "error.txt"
+"""Written into a multirun job's folder when the job stops on a user's mistake: its one line."""
+
+
+def remove_if_unused(run: Path) -> None:
+    """Remove a run folder holding only what Hydra wrote before the job (``.hydra``, its log),
+    so a command that failed leaves no empty run behind."""
+    if not run.is_dir():
+        return
+    made = [p for p in run.iterdir() if p.name != ".hydra" and not (p.suffix == ".log" and p.is_file())]
+    if made:
+        return
+    shutil.rmtree(run, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        run.parent.rmdir()  # the date folder, when this was its only run
+
+
+def launch(main: Callable[[], Any]) -> Any:
+    """Call an entry point's ``hydra.main`` so that a bad command line also ends in one line.
+
+    Hydra checks the command line (``model=foo``, a key typo, an unquoted space) before the
+    job runs and reports it in several lines with status 1; here its report is one ``error:``
+    line with status 2, like every other user mistake. Other errors keep Hydra's own report.
+    """
+    hydra_report = hydra_utils.run_and_report
+    hydra_utils.run_and_report = lambda func: hydra_report(lambda: exit_on_config_error(func))
+    try:
+        return main()
+    finally:
+        hydra_utils.run_and_report = hydra_report
+
+
+def exit_on_config_error(func: Callable[[], Any]) -> Any:
+    """``func()``, with a Hydra or OmegaConf configuration error as one ``error:`` line, exit 2."""
+    try:
+        return func()
+    except (HydraException, OmegaConfBaseException) as err:
+        if os.environ.get("MUSICGEN_DEBUG"):
+            raise
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
 
 
+def compose_or_exit(config_name: str, overrides: list[str]) -> DictConfig:
+    """The config a command line composes (for commands without ``hydra.main``), or one line."""
+    return exit_on_config_error(lambda: _compose(config_name, overrides))
+
+
+def _hydra_line(err: HydraException) -> str:
+    """Hydra's composition message without its search path and links, as one line."""
+    if isinstance(err, MissingConfigException) and err.options:
+        found = re.search(r"Could not find '([^/']+)/([^']+)'", str(err))
+        if found:
+            group, name = found.groups()
+            return f"{group}={name}: no such {group} config; choose one of {', '.join(err.options)}"
+    lines = []
+    for line in str(err).splitlines():
+        if line.startswith("Config search path"):
+            break
+        if line.strip() and not line.startswith("See https://"):
+            lines.append(line.strip().rstrip("."))
+    if not lines:
+        return type(err).__name__
+    head, rest = lines[0], lines[1:]
+    if isinstance(err.__cause__, OmegaConfBaseException):
+        head = f"{head}: {one_line(err.__cause__)}"
+    if "missing EQUAL" in str(err):
+        rest.append("quote a value that holds spaces: key='a b'")
+    return f"{head} ({'; '.join(rest)})" if rest else head
+
+
 def one_line(err: BaseException) -> str:
     """What a user needs from an error, on one line (Hydra and OmegaConf write several)."""
+    if isinstance(err, HydraException) and not isinstance(err, InstantiationException):
+        return _hydra_line(err)
     if isinstance(err, InstantiationException) and err.__cause__ is not None:
         found = re.search(r"^full_key: (\S+)", str(err), flags=re.MULTILINE)
         cause = err.__cause__
@@ -75,6 +161,20 @@ def one_line(err: BaseException) -> str:
         return str(err.args[0])
     text = str(err).strip()
     return shorten(text.splitlines()[0], 400) if text else type(err).__name__
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse`` whose usage errors are one ``error:`` line with status 2, like Hydra commands."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def user_error(message: str) -> None:
+    """Stop a command that is not a Hydra job with one ``error:`` line and status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def _kind(default: Any) -> str | None:

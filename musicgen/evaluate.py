@@ -30,7 +30,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from musicgen.cli import run_cli
+from musicgen.cli import launch, run_cli
 from musicgen.data.midi import MidiFolderSource
 from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.data.tokenizers import tokenizer_from_info
@@ -502,4 +502,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -19,6 +23,7 @@ from musicgen.models.pretrained import recommended_sampler
 from musicgen.music.chords import shorten
 from musicgen.paths import conf_dir, resolve_checkpoint
 from musicgen.render import render_all
+from musicgen.render.midi import check_tempo
 from musicgen.sampling.generate import generate_melodies, generate_sequences, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords
 from musicgen.training import run_dir
@@ -32,7 +37,12 @@ def check_counts(cfg: DictConfig, names: tuple[str, ...]) -> None:
             raise ValueError(f"{name}={value}: expected a whole number of at least 1")
 
 
-def lead_sheets_from_model(model, cfg: DictConfig, sampler) -> list[LeadSheet]:
+DEFAULT_CHORDS = "blues"
+"""What a JazzGPT checkpoint plays over when ``chords=`` is not given."""
+
+
+def melody_maker(model, cfg: DictConfig, sampler) -> Callable[[int, int], list[LeadSheet]]:
+    """Checks the JazzGPT options, then makes ``count`` lead sheets from sample ``start`` on."""
     if cfg.primer is not None:
         raise ValueError(
             f"primer={cfg.primer} is for MAR-Y and LSTM checkpoints; a JazzGPT checkpoint writes "
@@ -40,34 +50,40 @@ def lead_sheets_from_model(model, cfg: DictConfig, sampler) -> list[LeadSheet]:
         )
     check_counts(cfg, ("num_samples", "max_tokens", "choruses"))
     info = model.hparams.data_info
+    spec = cfg.chords if cfg.chords is not None else DEFAULT_CHORDS
     chords = resolve_chords(
-        cfg.chords, key=cfg.key, choruses=cfg.choruses,
+        spec, key=cfg.key, choruses=cfg.choruses,
         beats_per_bar=info["beats_per_bar"], wjazzd_path=cfg.wjazzd_path,
     )
     if len(chords) > model.hparams.max_len:
         raise ValueError(
-            f"chords={shorten(str(cfg.chords))} with choruses={cfg.choruses} is {len(chords)} beats, but this "
+            f"chords={shorten(str(spec))} with choruses={cfg.choruses} is {len(chords)} beats, but this "
             f"model reads at most max_len={model.hparams.max_len}: use fewer choruses or bars"
         )
     unknown = sorted({c for c in chords if c not in Vocabulary(model.hparams.chord_vocab)})
     if unknown:
         print(f"warning: chords the model never saw in training (read as <unk>): {' '.join(unknown)}")
-    melodies = generate_melodies(
-        model, chords, sampler, num_samples=cfg.num_samples, max_tokens=cfg.max_tokens, seed=cfg.seed,
-        token_filter=hold_eos_until_filled if cfg.fill_chords else None,
-    )
-    return [
-        LeadSheet.from_tokens(
-            f"sample{i:03d}", tokens, tuple(chords),
-            ticks_per_beat=info["ticks_per_beat"], beats_per_bar=info["beats_per_bar"],
+
+    def make(start: int, count: int) -> list[LeadSheet]:
+        melodies = generate_melodies(
+            model, chords, sampler, num_samples=count, max_tokens=cfg.max_tokens, seed=cfg.seed + start,
+            token_filter=hold_eos_until_filled if cfg.fill_chords else None,
         )
-        for i, tokens in enumerate(melodies)
-    ]
+        return [
+            LeadSheet.from_tokens(
+                f"sample{start + i:03d}", tokens, tuple(chords),
+                ticks_per_beat=info["ticks_per_beat"], beats_per_bar=info["beats_per_bar"],
+            )
+            for i, tokens in enumerate(melodies)
+        ]
+
+    return make
 
 
 def primers_from_checkpoint(ckpt: Path, cfg: DictConfig, vocab: Vocabulary) -> list[list[int]]:
+    """The primers samples start from in turn (``[[]]``: from nothing)."""
     if cfg.primer is None:
-        return [[] for _ in range(cfg.num_samples)]
+        return [[]]
     if cfg.primer != "data":
         raise ValueError(f"primer={cfg.primer}: use null (start from nothing) or data")
     run = torch.load(ckpt, map_location="cpu", weights_only=False).get("musicgen_run")
@@ -79,19 +95,32 @@ def primers_from_checkpoint(ckpt: Path, cfg: DictConfig, vocab: Vocabulary) -> l
     primers = [p for p in datamodule.primers("val", cfg.primer_length) if p]
     if not primers:
         raise ValueError("primer=data: the validation split has no sequences")
-    return [primers[i % len(primers)] for i in range(cfg.num_samples)]
+    return primers
 
 
-def scores_from_model(model, ckpt: Path, cfg: DictConfig, sampler) -> list[PianoScore]:
+def score_maker(model, ckpt: Path, cfg: DictConfig, sampler) -> Callable[[int, int], list[PianoScore]]:
+    """Checks the MAR-Y / LSTM options, then makes ``count`` scores from sample ``start`` on."""
+    name = type(model).__name__
+    for key in ("chords", "key"):
+        if cfg[key] is not None:
+            raise ValueError(
+                f"{key}={cfg[key]} is for JazzGPT checkpoints; a {name} checkpoint writes num_notes "
+                f"tokens from primer= (drop {key}=)"
+            )
     check_counts(cfg, ("num_samples", "num_notes") + (("primer_length",) if cfg.primer else ()))
     vocab = Vocabulary(model.hparams.vocab)
     tokenizer = tokenizer_from_info(model.hparams.data_info["tokenizer"])
     primers = primers_from_checkpoint(ckpt, cfg, vocab)
-    sequences = generate_sequences(model, primers, sampler, num_tokens=cfg.num_notes, seed=cfg.seed)
-    return [
-        tokenizer.decode(vocab.decode(primer + seq)).with_(id=f"sample{i:03d}")
-        for i, (primer, seq) in enumerate(zip(primers, sequences, strict=True))
-    ]
+
+    def make(start: int, count: int) -> list[PianoScore]:
+        batch = [primers[(start + i) % len(primers)] for i in range(count)]
+        sequences = generate_sequences(model, batch, sampler, num_tokens=cfg.num_notes, seed=cfg.seed + start)
+        return [
+            tokenizer.decode(vocab.decode(primer + seq)).with_(id=f"sample{start + i:03d}")
+            for i, (primer, seq) in enumerate(zip(batch, sequences, strict=True))
+        ]
+
+    return make
 
 
 def sampler_config(cfg: DictConfig, ckpt: Path) -> DictConfig:
@@ -107,35 +136,58 @@ def sampler_config(cfg: DictConfig, ckpt: Path) -> DictConfig:
 
 
 def sample(cfg: DictConfig) -> Path:
-    """Generate ``num_samples`` pieces; returns the path of the ``samples.json`` index."""
+    """Generate ``num_samples`` pieces, ``batch_size`` at a time, each written as soon as it is
+    made (memory stays flat however many); returns the path of the ``samples.json`` index."""
+    check_tempo(cfg.tempo)
+    check_counts(cfg, ("batch_size",))
     ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
     model = load_model(ckpt)
     sampler_cfg = sampler_config(cfg, ckpt)
     sampler = instantiate(sampler_cfg)
-    out = run_dir(cfg)
     if "chord_vocab" in model.hparams:
-        records = lead_sheets_from_model(model, cfg, sampler)
+        make = melody_maker(model, cfg, sampler)
     else:
-        records = scores_from_model(model, ckpt, cfg, sampler)
-    entries = []
-    for record in records:
-        files = render_all(
-            record, out, record.id, formats=tuple(cfg.formats), tempo=cfg.tempo, comping=cfg.comping
-        )
-        metrics = {k: (None if math.isnan(v) else round(v, 6)) for k, v in compute_all(record).items()}
-        entries.append({"id": record.id, "files": {k: str(v) for k, v in files.items()}, "metrics": metrics})
-        print("\n".join(str(p) for p in files.values()))
+        make = score_maker(model, ckpt, cfg, sampler)
+    out = run_dir(cfg)
+    header = {
+        "checkpoint": str(ckpt.resolve()),
+        "sampler": {"name": sampler.name, **OmegaConf.to_container(sampler_cfg, resolve=True)},
+        "seed": cfg.seed,
+    }
     index = out / "samples.json"
-    index.write_text(
-        json.dumps(
-            {
-                "checkpoint": str(ckpt.resolve()),
-                "sampler": {"name": sampler.name, **OmegaConf.to_container(sampler_cfg, resolve=True)},
-                "seed": cfg.seed,
-                "samples": entries,
-            },
-            indent=2,
-        )
-    )
+    with atomic_json_list(index, header, "samples") as add:
+        for start in range(0, cfg.num_samples, cfg.batch_size):
+            for record in make(start, min(cfg.batch_size, cfg.num_samples - start)):
+                files = render_all(
+                    record, out, record.id, formats=tuple(cfg.formats), tempo=cfg.tempo, comping=cfg.comping
+                )
+                metrics = {k: (None if math.isnan(v) else round(v, 6)) for k, v in compute_all(record).items()}
+                add({"id": record.id, "files": {k: str(v) for k, v in files.items()}, "metrics": metrics})
+                print("\n".join(str(p) for p in files.values()))
     print(f"samples: {index.resolve()}")
     return index
+
+
+@contextmanager
+def atomic_json_list(path: Path, header: dict, key: str) -> Iterator[Callable[[dict], None]]:
+    """Write ``{**header, key: [items...]}`` one item at a time (nothing is held in memory),
+    into a temporary file renamed to ``path`` only when every item was written."""
+    partial = path.with_name(f".{path.name}.partial")
+    opening = json.dumps({**header, key: []}, indent=2)
+    head, _, _ = opening.rpartition("[]")
+    written = 0
+    try:
+        with open(partial, "w") as fh:
+            fh.write(head + "[")
+
+            def add(item: dict) -> None:
+                nonlocal written
+                text = textwrap.indent(json.dumps(item, indent=2), "    ")
+                fh.write(("," if written else "") + "\n" + text)
+                written += 1
+
+            yield add
+            fh.write(("\n  " if written else "") + "]\n}")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -42,12 +42,18 @@ def resolve_checkpoint(spec: str | os.PathLike, outputs: str | os.PathLike = "ou
 
         return pretrained_path(spec)
     if spec in ("latest", "last"):
-        pattern = "last.ckpt" if spec == "last" else "*.ckpt"
-        found = sorted(Path(outputs).rglob(pattern), key=lambda p: p.stat().st_mtime)
-        if not found:
-            raise FileNotFoundError(f"ckpt_path={spec}: no {pattern} under {Path(outputs).resolve()}")
-        return found[-1]
+        return newest_checkpoints(spec, outputs)[0]
     path = Path(spec).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"ckpt_path={spec}: no such checkpoint file")
     return path
+
+
+def newest_checkpoints(spec: str, outputs: str | os.PathLike) -> list[Path]:
+    """Checkpoints under ``outputs`` newest first: every ``*.ckpt`` for ``latest``, every
+    ``last.ckpt`` for ``last``; a one-line error when there is none."""
+    pattern = "last.ckpt" if spec == "last" else "*.ckpt"
+    found = sorted(Path(outputs).rglob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+    if not found:
+        raise FileNotFoundError(f"ckpt_path={spec}: no {pattern} under {Path(outputs).resolve()}")
+    return found

@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from musicgen.cli import FAILED_JOB, ArgumentParser, user_error
 
 TRAIN_COLUMNS = (
     "status", "val_loss", "best_val_loss", "train_loss", "epochs", "steps", "checkpoint"
@@ -52,6 +53,12 @@ def train_results(job: Path) -> dict[str, Any]:
     return {"status": info.get("status"), **{k: results.get(k) for k in TRAIN_COLUMNS[1:]}}
 
 
+def job_failure(job: Path) -> dict[str, Any]:
+    """The one-line reason a job stopped on a user's mistake (``musicgen.cli.run_cli``)."""
+    path = job / FAILED_JOB
+    return {"status": f"failed: {path.read_text().strip()}"} if path.is_file() else {}
+
+
 def sample_results(job: Path) -> dict[str, Any]:
     """Number of samples and the mean of each numeric per-sample metric (older files have none)."""
     path = job / "samples.json"
@@ -84,6 +91,7 @@ def summarize(sweep: str | Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
         row.update({k: overrides[job].get(k, "") for k in varying})
         row.update(train_results(job))
         row.update(sample_results(job))
+        row.update(job_failure(job))
         rows.append(row)
     return rows, shared
 
@@ -123,18 +131,23 @@ class SweepSummary(Callback):
     """Hydra callback (``conf/hydra/callbacks/sweep_summary.yaml``): summary at multirun end."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        rows, _ = summarize(config.hydra.sweep.dir)
         _, md_path = write_summary(config.hydra.sweep.dir)
         print(f"sweep summary: {md_path.resolve()}")
+        failed = [row["job"] for row in rows if str(row.get("status", "")).startswith("failed")]
+        if failed:
+            numbers = ", ".join(job.split("_")[0] for job in failed)
+            user_error(f"{len(failed)} of {len(rows)} jobs failed (job {numbers}): see {md_path}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        sys.exit("usage: python -m musicgen.sweep <multirun dir>")
+    parser = ArgumentParser(prog="python -m musicgen.sweep", description=__doc__.split("\n")[0])
+    parser.add_argument("folder", help="the multirun folder (outputs/multirun/<date>/<time>)")
+    args = parser.parse_args(argv)
     try:
-        _, md_path = write_summary(args[0])
-    except FileNotFoundError as err:
-        sys.exit(f"error: {err}")
+        _, md_path = write_summary(args.folder)
+    except (OSError, ValueError) as err:
+        user_error(str(err))
     print(md_path.read_text(), end="")
     print(f"written: {md_path.with_suffix('.csv')} and {md_path}")
 

@@ -30,9 +30,10 @@ from omegaconf import DictConfig, OmegaConf
 import musicgen
 from musicgen.callbacks import AtomicCheckpointIO, FiniteLossGuard, GracefulStop, RunInfo
 from musicgen.loggers import finish_wandb
-from musicgen.models import MusicModel
-from musicgen.paths import resolve_checkpoint
+from musicgen.models import MusicModel, model_family
+from musicgen.paths import newest_checkpoints, resolve_checkpoint
 from musicgen.precision import precision_note, resolve_precision
+from musicgen.resume import Candidate, choose, data_record, read_candidates, transfer_weights
 
 
 def git_commit() -> dict[str, Any]:
@@ -58,16 +59,32 @@ def run_dir(cfg: DictConfig) -> Path:
     return out
 
 
-def resume_checkpoint(cfg: DictConfig, out: Path) -> Path | None:
-    """The checkpoint to resume: ``ckpt_path`` if given ("last": the newest ``last.ckpt`` under
-    ``paths.outputs/train``), else this run folder's own ``last.ckpt`` when a requeued job
-    (SLURM, submitit) restarts in the folder it was killed in."""
-    if cfg.get("ckpt_path"):
-        outputs = Path(cfg.paths.outputs)
-        search = outputs / "train" if cfg.ckpt_path == "last" else outputs
-        return resolve_checkpoint(cfg.ckpt_path, search)
+def start_candidates(cfg: DictConfig, out: Path) -> tuple[list[Candidate], str | None, bool]:
+    """Checkpoints this run may start from, read before any data is prepared (so an unusable
+    file costs no preparation), where ``ckpt_path=last`` searched (None otherwise), and
+    whether to fine-tune from it.
+
+    This run folder's own ``last.ckpt`` comes first: a requeued job (SLURM, submitit)
+    continues where it was killed, whatever ``ckpt_path`` says. Otherwise ``ckpt_path``: a file,
+    or ``last``, the newest ``last.ckpt`` under ``paths.outputs/train`` that fits this run.
+    """
     own = out / "checkpoints" / "last.ckpt"
-    return own if own.is_file() else None
+    finetune = bool(cfg.get("finetune"))
+    if own.is_file():
+        return read_candidates([own], skip_unreadable=False)[0], None, False
+    spec = cfg.get("ckpt_path")
+    if not spec:
+        if finetune:
+            raise ValueError("finetune=true needs the checkpoint to start from: add ckpt_path=...")
+        return [], None, False
+    if spec != "last":
+        path = resolve_checkpoint(spec, cfg.paths.outputs)
+        return read_candidates([path], skip_unreadable=False)[0], None, finetune
+    search = Path(cfg.paths.outputs) / "train"
+    candidates, skipped = read_candidates(newest_checkpoints("last", search), skip_unreadable=True)
+    for reason in skipped:
+        print(f"ckpt_path=last: skipped {reason}")
+    return candidates, str(search.resolve()), finetune
 
 
 def build_callbacks(cfg: DictConfig, out: Path, info: dict, with_loggers: bool) -> list[Callback]:
@@ -153,20 +170,26 @@ def train(cfg: DictConfig) -> Path:
     """Fit the configured model; returns the path of the last checkpoint."""
     L.seed_everything(cfg.seed, workers=True)
     out = run_dir(cfg)
+    candidates, searched, finetune = start_candidates(cfg, out)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     model = instantiate(cfg.model, **datamodule.model_inputs())
+    data = data_record(datamodule.fingerprint(), datamodule.cache_key())
+    start = choose(candidates, model, data, finetune, searched) if candidates or searched else None
     git = git_commit()
     info = {
         "config": OmegaConf.to_container(cfg, resolve=True),
         "version": musicgen.__version__,
         "git_commit": git["commit"],
         "git_dirty": git["dirty"],
-        "data_cache_key": datamodule.cache_key(),
+        "data_cache_key": data["cache_key"],
+        "model_family": model_family(model),
+        "data": data,
     }
     trainer = build_trainer(cfg, out, info, model)
-    resume = resume_checkpoint(cfg, out)
+    resume = start.path if start and not finetune else None
+    carried = transfer_weights(start.checkpoint, model) if start and finetune else None
     last = out / "checkpoints" / "last.ckpt"
     params = sum(p.numel() for p in model.parameters())
     cluster = getattr(trainer.strategy, "cluster_environment", None)  # SLURM, torchelastic... (DDP)
@@ -175,6 +198,7 @@ def train(cfg: DictConfig) -> Path:
         "command": " ".join(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "resumed_from": str(resume) if resume else None,
+        "finetuned_from": {"checkpoint": str(start.path), **carried} if carried is not None else None,
         "parameters": params,
         "precision": str(trainer.precision),
         "world_size": trainer.world_size,
@@ -185,8 +209,17 @@ def train(cfg: DictConfig) -> Path:
         OmegaConf.save(cfg, out / "config.yaml", resolve=True)
         write_run_info(out, record)
         print(f"run directory: {out.resolve()}")
+        if searched:
+            newer = candidates.index(start)
+            print(
+                f"ckpt_path=last: picked {start.path}, the newest last.ckpt of this model and data"
+                + (f" ({newer} newer that differ skipped)" if newer else "")
+            )
         if resume:
             print(f"resuming from {resume}")
+        if carried is not None:
+            kept = ", ".join(f"{n} {what}" for what, n in carried.items())
+            print(f"fine-tuning from the weights of {start.path} ({kept}); optimizer and step start afresh")
     for logger in trainer.loggers:
         logger.log_hyperparams({"config": info["config"], "run": record, "model/params": params})
     stop = next(c for c in trainer.callbacks if isinstance(c, GracefulStop))

@@ -38,6 +38,13 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def forget_hydra_run():
+    """run_cli reads the current Hydra run's overrides; never leave one for the next test."""
+    yield
+    HydraConfig.instance().cfg = None
+
+
 def compose_config(name: str, overrides: list[str], run_dir: Path) -> DictConfig:
     """A config exactly as the entry point would see it, with its run folder at ``run_dir``."""
     GlobalHydra.instance().clear()

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from test_data_modules import ListSource, make_sheet
 from test_midi_source import write_song
-from test_reliability import CountingSource, forget_hydra_run, sequence_module, stats_error  # noqa: F401
+from test_reliability import CountingSource, sequence_module, stats_error
 from test_wjazzd import _make_db
 
 from musicgen.cli import one_line

@@ -177,7 +177,7 @@ def test_sweep_cli_names_a_folder_without_jobs(tmp_path):
         [sys.executable, "-m", "musicgen.sweep", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     expected = f"error: {tmp_path}: no job folders (with .hydra/overrides.yaml) inside"
     assert result.stderr.strip() == expected
 

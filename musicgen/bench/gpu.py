@@ -10,7 +10,6 @@ files, no network and no logger; it finishes in well under three minutes on one 
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -21,6 +20,7 @@ import torch
 
 from musicgen.bench.train import to_device, train_step, train_steps, training_flops
 from musicgen.bench.workloads import MODELS
+from musicgen.cli import ArgumentParser
 from musicgen.data.vocab import SPECIALS
 from musicgen.models import MusicModel
 
@@ -134,7 +134,7 @@ def bf16_matmul_flops_per_s(device: torch.device, size: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m musicgen.bench.gpu", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m musicgen.bench.gpu", description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda (default), or cpu (bf16 vs float32 on a CPU)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=3)

@@ -26,6 +26,7 @@ from musicgen.bench.memory import bench_memory
 from musicgen.bench.report import Row, table, write_json
 from musicgen.bench.train import LABELS, bench_training, forever
 from musicgen.bench.workloads import FULL, MODELS, QUICK, Sizes, build_model, data_for
+from musicgen.cli import ArgumentParser
 from musicgen.models import MusicModel
 
 SECTIONS = ("data", "train", "generate", "memory", "compile")
@@ -33,7 +34,7 @@ DEFAULT_SECTIONS = SECTIONS[:-1]  # torch.compile only on request: it compiles f
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m musicgen.bench", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m musicgen.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (the smoke test)")
     parser.add_argument("--out", type=Path, default=Path("bench.json"), help="JSON results file")
     parser.add_argument(

@@ -123,15 +123,18 @@ class PreparedDataModule(L.LightningDataModule):
         raise NotImplementedError
 
     # -- preparation and caching -----------------------------------------------------------
+    def fingerprint(self) -> dict:
+        """Everything the prepared tensors depend on: the cache key hashes it, and checkpoints
+        keep it, so a resumed run can name what changed in its data."""
+        return {
+            "namespace": self.namespace,
+            "version": self.version,
+            "source": self.source.fingerprint(),
+            "config": self.preparation_config(),
+        }
+
     def cache_key(self) -> str:
-        return cache.cache_key(
-            {
-                "namespace": self.namespace,
-                "version": self.version,
-                "source": self.source.fingerprint(),
-                "config": self.preparation_config(),
-            }
-        )
+        return cache.cache_key(self.fingerprint())
 
     def load_prepared(self) -> dict:
         if self.prepared is not None:

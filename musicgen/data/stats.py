@@ -12,23 +12,19 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from musicgen.cli import run_cli
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-
+from musicgen.cli import compose_or_exit, run_cli
+from musicgen.paths import conf_dir
 
 MODEL_KEY = re.compile(r"^\$\{model\.(\w+)\}$")
 
 
 def models_with(key: str) -> list[str]:
     """The model configs that set ``key``, e.g. ``context``: mary, lstm."""
-    return sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml") if key in OmegaConf.load(p))
+    return sorted(p.stem for p in (conf_dir() / "model").glob("*.yaml") if key in OmegaConf.load(p))
 
 
 def model_the_data_needs(cfg: DictConfig) -> str | None:
@@ -55,8 +51,7 @@ def data_report(cfg: DictConfig) -> dict:
 
 def main(overrides: list[str] | None = None) -> None:
     overrides = sys.argv[1:] if overrides is None else overrides
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+    cfg = compose_or_exit("train", overrides)
     report = run_cli(data_report, cfg)
     print(json.dumps(report, indent=2, default=str))
 

@@ -37,6 +37,9 @@ class MusicModel(L.LightningModule):
     # Whether a training step at paper size was measured faster in bf16-mixed than in float32
     # on a CPU with native bf16 (AVX-512 BF16 / AMX): ``trainer.precision=auto`` reads it.
     cpu_bf16_faster: bool = False
+    # Parameter name -> the hyperparameter holding the vocabulary its rows are indexed by, so
+    # fine-tuning on new data can carry rows over by token (musicgen.resume).
+    vocab_rows: dict[str, str] = {}
 
     def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
         """(mean loss over the batch, number of real tokens it processed)."""

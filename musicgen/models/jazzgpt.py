@@ -288,6 +288,13 @@ class JazzGPT(MusicModel):
     step and forces SDPA's slow unfused kernel.
     """
 
+    vocab_rows = {
+        "chord_embed.weight": "chord_vocab",
+        "melody_embed.weight": "melody_vocab",
+        "head.weight": "melody_vocab",
+        "head.bias": "melody_vocab",
+    }
+
     def __init__(
         self,
         chord_vocab: list[str],

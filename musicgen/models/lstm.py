@@ -31,6 +31,8 @@ class LSTMBaseline(MusicModel):
     fused path; both paths share the same weights.
     """
 
+    vocab_rows = {"embed.weight": "vocab", "head.4.weight": "vocab", "head.4.bias": "vocab"}
+
     def __init__(
         self,
         vocab: list[str],

@@ -107,6 +107,8 @@ class Mary(MusicModel):
     ones are cut to their last ``context`` tokens.
     """
 
+    vocab_rows = {"embed.weight": "vocab", "head.2.weight": "vocab", "head.2.bias": "vocab"}
+
     def __init__(
         self,
         vocab: list[str],

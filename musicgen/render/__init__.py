@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from musicgen.data.records import LeadSheet, PianoScore
+from musicgen.render.midi import check_tempo
 
 FORMATS = ("mid", "musicxml", "png", "wav")
 
@@ -29,6 +30,7 @@ def render_all(
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown render format(s) {unknown}; valid: {', '.join(FORMATS)}")
+    tempo = check_tempo(tempo)
     if not isinstance(record, LeadSheet | PianoScore):
         raise TypeError(
             f"cannot render a {type(record).__name__}; expected LeadSheet or PianoScore"

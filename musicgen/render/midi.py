@@ -27,10 +27,22 @@ def _check_pitch(record_id: str, pitch: int) -> int:
     return int(pitch)
 
 
+TEMPO_RANGE = (10.0, 1000.0)
+"""Beats per minute a rendering accepts: slower makes audio files of absurd length (1e-6 BPM asks
+for hundreds of TiB), faster rounds MIDI's microseconds per beat towards zero (unreadable files)."""
+
+
+def check_tempo(tempo: float) -> float:
+    """``tempo`` as a float, or a one-line error naming the range it must be in."""
+    low, high = TEMPO_RANGE
+    if isinstance(tempo, bool) or not isinstance(tempo, int | float) or not low <= tempo <= high:
+        raise ValueError(f"tempo={tempo}: expected {low:g} to {high:g} beats per minute")
+    return float(tempo)
+
+
 def _new_midi(tempo: float, beats_per_bar: int = 4) -> pretty_midi.PrettyMIDI:
-    if not tempo > 0:
-        raise ValueError(f"tempo must be > 0 BPM, got {tempo}")
-    midi = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=float(tempo))
+    tempo = check_tempo(tempo)
+    midi = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=tempo)
     midi.time_signature_changes.append(pretty_midi.TimeSignature(beats_per_bar, 4, 0.0))
     return midi
 
