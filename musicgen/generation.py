@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -16,7 +17,7 @@ from musicgen.data.vocab import Vocabulary
 from musicgen.metrics import compute_all
 from musicgen.models import load_model
 from musicgen.paths import resolve_checkpoint
-from musicgen.render import render_all
+from musicgen.render import RenderSettings, render_all
 from musicgen.sampling.generate import generate_melodies, generate_sequences, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords
 from musicgen.training import run_dir
@@ -92,35 +93,83 @@ def scores_from_model(model, ckpt: Path, cfg: DictConfig, sampler) -> list[Piano
     ]
 
 
+def sample_title(record: LeadSheet | PianoScore, cfg: DictConfig, sampler_name: str) -> str:
+    """What a score's title says: the progression (or the model) and its key, the sampler, which
+    sample; e.g. ``blues in F major · softmax · sample 1``."""
+    from musicgen.render.midi import record_key
+
+    number = int(record.id.removeprefix("sample")) + 1 if record.id.startswith("sample") else record.id
+    if isinstance(record, LeadSheet):
+        what = str(cfg.chords) if len(str(cfg.chords)) <= 32 else "chords"
+    else:
+        what = "piano piece"
+    return f"{what} in {record_key(record).name} · {sampler_name} · sample {number}"
+
+
+def render_settings(cfg: DictConfig) -> RenderSettings:
+    """The output settings of a sample run (``tempo``, ``comping``, ``instrument``, ``accents``,
+    ``soundfont``); a bad instrument or SoundFont fails here, before any generation."""
+    from musicgen.render.audio import choose_renderer
+    from musicgen.render.midi import instrument_program
+
+    instrument_program(cfg.instrument)
+    audio = choose_renderer(cfg.soundfont) if "wav" in cfg.formats else None
+    return RenderSettings(
+        tempo=cfg.tempo, comping=cfg.comping, instrument=cfg.instrument, accents=cfg.accents,
+        audio=audio,
+    )
+
+
+def write_samples(
+    records, out: Path, cfg: DictConfig, sampler_name: str, settings: RenderSettings
+) -> list[dict]:
+    """Render every record in ``cfg.formats``; one ``samples.json`` entry per record."""
+    entries = []
+    for record in records:
+        title = sample_title(record, cfg, sampler_name)
+        files = render_all(
+            record, out, record.id, formats=tuple(cfg.formats),
+            settings=dataclasses.replace(settings, title=title),
+        )
+        metrics = {k: (None if math.isnan(v) else round(v, 6)) for k, v in compute_all(record).items()}
+        entry = {"id": record.id, "title": title, "files": {k: str(v) for k, v in files.items()},
+                 "metrics": metrics}
+        if settings.audio is not None:
+            entry["audio"] = settings.audio.describe()
+        entries.append(entry)
+        print("\n".join(str(p) for p in files.values()))
+    return entries
+
+
 def sample(cfg: DictConfig) -> Path:
-    """Generate ``num_samples`` pieces; returns the path of the ``samples.json`` index."""
+    """Generate ``num_samples`` pieces; returns the path of the ``samples.json`` index (an
+    ``index.html`` listening page is written beside it)."""
+    from musicgen.render.page import run_page
+
     ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
     model = load_model(ckpt)
     sampler = instantiate(cfg.sampler)
+    settings = render_settings(cfg)
     out = run_dir(cfg)
     if "chord_vocab" in model.hparams:
         records = lead_sheets_from_model(model, cfg, sampler)
     else:
         records = scores_from_model(model, ckpt, cfg, sampler)
-    entries = []
-    for record in records:
-        files = render_all(
-            record, out, record.id, formats=tuple(cfg.formats), tempo=cfg.tempo, comping=cfg.comping
-        )
-        metrics = {k: (None if math.isnan(v) else round(v, 6)) for k, v in compute_all(record).items()}
-        entries.append({"id": record.id, "files": {k: str(v) for k, v in files.items()}, "metrics": metrics})
-        print("\n".join(str(p) for p in files.values()))
+    entries = write_samples(records, out, cfg, sampler.name, settings)
     index = out / "samples.json"
+    sampler_settings = OmegaConf.to_container(cfg.sampler, resolve=True)
     index.write_text(
         json.dumps(
             {
                 "checkpoint": str(ckpt.resolve()),
-                "sampler": {"name": sampler.name, **OmegaConf.to_container(cfg.sampler, resolve=True)},
+                "sampler": {"name": sampler.name, **sampler_settings},
                 "seed": cfg.seed,
                 "samples": entries,
             },
             indent=2,
         )
     )
+    page = run_page(index, f"musicgen samples · {sampler.name}", f"checkpoint {ckpt.name}, seed {cfg.seed}")
     print(f"samples: {index.resolve()}")
+    print(f"listen: {page.resolve()}")
     return index
