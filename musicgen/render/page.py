@@ -20,7 +20,7 @@ body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;padding-bottom:.2em}
 .sample{border:1px solid #ddd;border-radius:6px;padding:.8em;margin:1em 0}
 .sample h3{margin:.1em 0 .5em}.score{width:100%;background:#fff}.roll{max-width:100%}
-audio{width:100%}table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+audio{width:100%}table{border-collapse:collapse;font-size:.85em;margin:.5em 0;display:block;overflow-x:auto}
 td,th{border:1px solid #ddd;padding:.15em .5em;text-align:left}.links a{margin-right:1em}
 .settings{font-family:monospace;font-size:.85em;color:#555}
 """
