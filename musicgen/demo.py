@@ -127,9 +127,12 @@ class DemoApp:
             else:
                 record = scores_from_model(self.model, self.ckpt, cfg, sampler)[0]
             generated = time.perf_counter()
-        title = sample_title(record, cfg, sampler.name)
-        files = render_all(record, folder, "piece", cfg.formats, dataclasses.replace(settings, title=title))
-        rendered = time.perf_counter()
+            title = sample_title(record, cfg, sampler.name)
+            # one request at a time: verovio and matplotlib share state between threads
+            files = render_all(
+                record, folder, "piece", cfg.formats, dataclasses.replace(settings, title=title)
+            )
+            rendered = time.perf_counter()
         metrics = {k: (None if math.isnan(v) else round(v, 4)) for k, v in compute_all(record).items()}
         return {
             "title": title,

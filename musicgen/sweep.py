@@ -119,12 +119,29 @@ def write_summary(sweep: str | Path) -> tuple[Path, Path]:
     return csv_path, md_path
 
 
+def write_listening_page(sweep: str | Path) -> Path | None:
+    """``index.html`` in a sampling sweep's folder: one section per job, with its overrides, so
+    decoding settings are compared by ear; None for a sweep without samples (training)."""
+    from musicgen.render.page import samples_section, write_page
+
+    sweep = Path(sweep)
+    jobs = [job for job in job_dirs(sweep) if (job / "samples.json").is_file()]
+    if not jobs:
+        return None
+    sections = [samples_section(job / "samples.json", job.name, job_overrides(job)) for job in jobs]
+    return write_page(sweep / "index.html", f"Sweep {sweep.name}", sections)
+
+
 class SweepSummary(Callback):
-    """Hydra callback (``conf/hydra/callbacks/sweep_summary.yaml``): summary at multirun end."""
+    """Hydra callback (``conf/hydra/callbacks/sweep_summary.yaml``): summary (and, for sampling,
+    the listening page) at multirun end."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         _, md_path = write_summary(config.hydra.sweep.dir)
         print(f"sweep summary: {md_path.resolve()}")
+        page = write_listening_page(config.hydra.sweep.dir)
+        if page is not None:
+            print(f"listen: {page.resolve()}")
 
 
 def main(argv: list[str] | None = None) -> None:

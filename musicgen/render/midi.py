@@ -37,6 +37,9 @@ COMPING_VELOCITY = 64
 ACCENTS = {0: 14, 2: 6}
 """Velocity added on beats 1 and 3 of a 4/4 bar when accents are on; off-beat notes lose 10."""
 OFFBEAT_ACCENT = -10
+MELODY_KEY_WEIGHT = 0.1
+"""How much a lead sheet's melody counts, next to its chords, when its key is found: a generated
+melody may wander, the progression states the key."""
 
 
 def instrument_program(name: str) -> int:
@@ -52,10 +55,11 @@ def instrument_label(name: str) -> str:
 
 
 def record_key(record: LeadSheet | PianoScore) -> Key:
-    """A lead sheet's key from its chords and melody, a piano piece's from its notes."""
+    """A lead sheet's key from its chords (its melody decides only when every chord is NC), a
+    piano piece's from its notes."""
     if isinstance(record, LeadSheet):
         melody = pitch_class_weights(record.pitches, record.durations / record.ticks_per_beat)
-        return estimate_key(chord_weights(record.chords) + melody)
+        return estimate_key(chord_weights(record.chords) + MELODY_KEY_WEIGHT * melody)
     return estimate_key(pitch_class_weights(record.pitches, record.durations))
 
 

@@ -18,24 +18,24 @@ SVG_OPTIONS = {
 }
 """A wide page that grows to fit, so most pieces engrave on one page."""
 
-_SIZE_RE = re.compile(r'<svg[^>]*?\swidth="(\d+(?:\.\d+)?)px"\s+height="(\d+(?:\.\d+)?)px"')
+_VIEWBOX_RE = re.compile(r'<svg[^>]*?\sviewBox="0 0 (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)"')
 
 
 def _stack_pages(pages: list[str]) -> str:
-    """Several verovio pages as one SVG: each page nested below the previous one."""
+    """Several verovio pages as one SVG: each page placed below the previous one."""
     sizes = []
     for page in pages:
-        match = _SIZE_RE.search(page)
+        match = _VIEWBOX_RE.search(page)
         if match is None:
-            raise RuntimeError("verovio wrote an SVG page without a width and height")
+            raise RuntimeError("verovio wrote an SVG page without a viewBox")
         sizes.append((float(match.group(1)), float(match.group(2))))
     width, top, body = max(w for w, _ in sizes), 0.0, []
-    for page, (_, height) in zip(pages, sizes, strict=True):
-        inner = page[page.index("<svg") :]
-        body.append(f'<g transform="translate(0,{top:g})">{inner}</g>')
-        top += height
+    for page, (w, h) in zip(pages, sizes, strict=True):
+        inner = page[page.index("<svg") + len("<svg") :]
+        body.append(f'<svg x="0" y="{top:g}" width="{w:g}" height="{h:g}"{inner}')
+        top += h
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}px" height="{top:g}px" '
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
         f'viewBox="0 0 {width:g} {top:g}">{"".join(body)}</svg>\n'
     )
 
@@ -44,7 +44,10 @@ def musicxml_to_svg(musicxml: str | Path, path: str | Path) -> Path:
     """Engrave a MusicXML file (chord symbols, grand staves and all) into ``path``."""
     import verovio
 
+    verovio.enableLog(False)  # layout notes ("insufficient space to draw mixed beam") are not errors
     toolkit = verovio.toolkit()
+    # a toolkit made outside the main thread looks for its fonts in the wheel's build folder
+    toolkit.setResourcePath(str(Path(verovio.__file__).parent / "data"))
     toolkit.setOptions(SVG_OPTIONS)
     if not toolkit.loadFile(str(musicxml)):
         raise ValueError(f"{musicxml}: verovio cannot read this MusicXML")
