@@ -136,7 +136,7 @@ def test_svg_puts_a_piano_piece_on_a_grand_staff(tmp_path):
 def test_a_long_piece_stacks_its_pages_into_one_svg(tmp_path, monkeypatch):
     from musicgen.render import svg
 
-    monkeypatch.setitem(svg.SVG_OPTIONS, "pageHeight", 800)
+    monkeypatch.setitem(svg.SVG_OPTIONS, "pageHeight", 300)
     monkeypatch.setitem(svg.SVG_OPTIONS, "adjustPageHeight", False)
     xml = lead_sheet_to_musicxml(_blues_sheet(), tmp_path / "b.musicxml")
     out = musicxml_to_svg(xml, tmp_path / "b.svg")
