@@ -108,7 +108,7 @@ def sample_title(record: LeadSheet | PianoScore, cfg: DictConfig, sampler_name: 
 
 def render_settings(cfg: DictConfig) -> RenderSettings:
     """The output settings of a sample run (``tempo``, ``comping``, ``instrument``, ``accents``,
-    ``soundfont``); a bad instrument or SoundFont fails here, before any generation."""
+    ``soundfont``); a bad instrument or SoundFont is a one-line error here."""
     from musicgen.render.audio import choose_renderer
     from musicgen.render.midi import instrument_program
 
@@ -146,10 +146,10 @@ def sample(cfg: DictConfig) -> Path:
     ``index.html`` listening page is written beside it)."""
     from musicgen.render.page import run_page
 
+    settings = render_settings(cfg)  # a wrong instrument or SoundFont fails before any work
     ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
     model = load_model(ckpt)
     sampler = instantiate(cfg.sampler)
-    settings = render_settings(cfg)
     out = run_dir(cfg)
     if "chord_vocab" in model.hparams:
         records = lead_sheets_from_model(model, cfg, sampler)
