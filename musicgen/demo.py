@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import hydra
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from musicgen.cli import USER_ERRORS, one_line, run_cli
@@ -71,6 +72,8 @@ class DemoApp:
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
+        if cfg.threads:
+            torch.set_num_threads(int(cfg.threads))
         self.ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
         self.model = load_model(self.ckpt)
         self.is_jazz = "chord_vocab" in self.model.hparams
