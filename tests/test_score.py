@@ -87,7 +87,9 @@ def test_velocity_accents_are_off_by_default_and_an_unknown_instrument_is_named(
 @pytest.mark.parametrize(
     ("start", "length", "pieces"),
     [(0, 3, [3]), (1, 2, [1, 1]), (Fraction(1, 2), 1, [Fraction(1, 2), Fraction(1, 2)]),
-     (3, 2, [1, 1]), (2, 4, [2, 2]), (0, 8, [4, 4]), (Fraction(5, 2), Fraction(1, 2), [Fraction(1, 2)])],
+     (3, 2, [1, 1]), (2, 4, [2, 2]), (0, 8, [4, 4]), (Fraction(5, 2), Fraction(1, 2), [Fraction(1, 2)]),
+     (0, Fraction(5, 6), [Fraction(2, 3), Fraction(1, 6)]), (0, Fraction(7, 6), [1, Fraction(1, 6)]),
+     (Fraction(1, 6), Fraction(11, 6), [Fraction(2, 3), Fraction(1, 6), 1]), (0, Fraction(9, 4), [2, Fraction(1, 4)])],
 )  # fmt: skip
 def test_notes_are_split_where_engravers_tie_them(start, length, pieces):
     assert engraving_pieces(Fraction(start), Fraction(length), 4) == pieces
@@ -144,3 +146,13 @@ def test_a_long_piece_stacks_its_pages_into_one_svg(tmp_path, monkeypatch):
     pages = ET.parse(out).getroot().findall(f"{SVG_NS}svg")
     tops = [float(page.get("y")) for page in pages]
     assert len(pages) >= 2 and tops == sorted(tops) and len(set(tops)) == len(tops)
+
+
+def test_generated_rhythms_are_written_without_odd_tuplets(tmp_path):
+    rng = np.random.default_rng(0)
+    durations = rng.integers(1, 40, 80)
+    sheet = LeadSheet(id="r", pitches=rng.integers(55, 80, 80), durations=durations,
+                      chords=("C7",) * int(np.ceil(durations.sum() / 24)))  # fmt: skip
+    part = music21.converter.parse(lead_sheet_to_musicxml(sheet, tmp_path / "r.musicxml")).parts[0]
+    ratios = {(t.numberNotesActual, t.numberNotesNormal) for n in part.recurse().notesAndRests for t in n.duration.tuplets}
+    assert ratios <= {(3, 2)}

@@ -14,7 +14,19 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
-from music21 import clef, expressions, harmony, key, layout, metadata, meter, note, stream, tempo
+from music21 import (
+    clef,
+    duration,
+    expressions,
+    harmony,
+    key,
+    layout,
+    metadata,
+    meter,
+    note,
+    stream,
+    tempo,
+)
 from music21 import tie as m21tie
 
 from musicgen.data.records import REST, LeadSheet, PianoScore
@@ -66,24 +78,70 @@ def spelled_note(pitch: int, sharps: int) -> note.Note:
     return note.Note(f"{_m21_name(pitch, sharps)}{int(pitch) // 12 - 1}")
 
 
+def notatable(length: Fraction) -> bool:
+    """One note value, plain or in a plain triplet (3:2): what a reader takes in at a glance
+    (5/6 of a beat would be a 6:5 tuplet)."""
+    value = duration.Duration(length)
+    return not value.isComplex and value.type != "inexpressible" and all(
+        (t.numberNotesActual, t.numberNotesNormal) == (3, 2) for t in value.tuplets
+    )
+
+
 def engraving_pieces(start: Fraction, length: Fraction, beats_per_bar: int) -> list[Fraction]:
-    """The lengths an event is written in, tied together: split at bar lines, at the middle of
-    an even-metre bar (unless it starts on the downbeat), and at the next beat when it starts off
-    the beat, so the reader always sees where the beats fall."""
+    """The lengths an event is written in, tied together, as engravers split notes: at bar lines,
+    at the middle of an even-metre bar (unless it starts on the downbeat), at the next beat when
+    it starts off the beat, at the last beat when a long note ends off the beat, and into plain
+    note values (5/6 beat = 2/3 + 1/6), so the reader always sees where the beats fall."""
     pieces, end = [], start + length
     half = Fraction(beats_per_bar, 2)
-    while True:
+    while start < end:
         bar_start = (start // beats_per_bar) * beats_per_bar
         cuts = [bar_start + beats_per_bar]
         if beats_per_bar % 2 == 0 and start != bar_start:
             cuts.append((start // half) * half + half)
         if start.denominator != 1:
             cuts.append(Fraction(start // 1 + 1))
-        cut = min(cuts)
-        if cut >= end:
-            return [*pieces, end - start]
+        elif end.denominator != 1 and end - start > 1:
+            cuts.append(Fraction(end // 1))
+        cut = min([c for c in cuts if c < end] or [end])
+        if not notatable(cut - start):  # the longest plain value on the piece's own grid first
+            step = Fraction(1, (cut - start).denominator)
+            values = [k * step for k in range(1, (cut - start) // step) if notatable(k * step)]
+            cut = start + max(values, default=cut - start)
         pieces.append(cut - start)
         start = cut
+    return pieces
+
+
+def bracket_tuplets_by_beat(measure: stream.Measure) -> None:
+    """One tuplet bracket per beat, over that beat's triplet notes (``engraving_pieces`` keeps
+    every tuplet note inside one beat); music21 would bracket any run of them across beats."""
+    beats: dict[int, list[note.GeneralNote]] = {}
+    for event in measure.notesAndRests:
+        if event.duration.tuplets:
+            beats.setdefault(int(event.offset // 1), []).append(event)
+    for events in beats.values():
+        for i, event in enumerate(events):
+            tuplet = event.duration.tuplets[0]
+            last = i == len(events) - 1
+            tuplet.type = "startStop" if len(events) == 1 else "start" if i == 0 else "stop" if last else None
+            tuplet.bracket = True
+
+
+def make_notation(part: stream.Part) -> stream.Part:
+    """Measures, beams, accidentals and tuplet brackets for notes already split by
+    ``engraving_pieces``: music21's ``makeNotation`` would also re-split notes to "complete"
+    tuplets, turning a dotted eighth after a sextuplet into 1/3 + a 6:5 tuplet."""
+    from music21.stream import makeNotation
+
+    measured = part.makeMeasures()
+    measured.partName = part.partName
+    makeNotation.makeTies(measured, inPlace=True)
+    makeNotation.makeBeams(measured, inPlace=True)
+    for measure in measured.getElementsByClass(stream.Measure):
+        bracket_tuplets_by_beat(measure)
+    measured.makeAccidentals(inPlace=True)
+    return measured
 
 
 def _tied_events(pitch: int, start: Fraction, length: Fraction, sharps: int, beats_per_bar: int):
@@ -168,7 +226,7 @@ def lead_sheet_part(sheet: LeadSheet, bpm: float = 120, instrument: str = "alto_
         if length > 0:
             for offset, event in _tied_events(pitch, start, length, sharps, bars):
                 part.insert(offset, event)
-    part = part.makeNotation()
+    part = make_notation(part)
     measures = list(part.getElementsByClass(stream.Measure))
     for beat, symbol in enumerate(sheet.chords):
         if beat == 0 or symbol != sheet.chords[beat - 1]:
@@ -181,9 +239,9 @@ def score_parts(score: PianoScore, bpm: float = 120) -> list[stream.PartStaff]:
     """Treble and bass staves; simultaneous notes become chords (music21 ``chordify``)."""
     step = Fraction(1, max(GRID))
     notes = []
-    for onset, duration, pitch in zip(score.onsets, score.durations, score.pitches, strict=True):
+    for onset, length, pitch in zip(score.onsets, score.durations, score.pitches, strict=True):
         start = snap(Fraction(float(onset)).limit_denominator(960))
-        stop = snap(Fraction(float(onset + duration)).limit_denominator(960))
+        stop = snap(Fraction(float(onset + length)).limit_denominator(960))
         notes.append((start, max(stop - start, step), int(pitch)))
     end = max((s + n for s, n, _ in notes), default=Fraction(4))
     sharps = record_key(score).sharps
