@@ -3,7 +3,7 @@ PYTHON ?= python
 PIP := $(PYTHON) -m pip
 TORCH_CPU := torch==2.13.0
 
-.PHONY: install test test-slow lint bench train sample clean
+.PHONY: install test test-slow test-cluster lint bench train sample clean
 
 install:
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
@@ -21,6 +21,11 @@ test:
 
 test-slow:
 	$(PYTHON) -m pytest -q -m slow
+
+# Starts a one-host SLURM cluster (tests/cluster/slurm.sh; installs slurm + munge as root when
+# missing), runs the end-to-end cluster tests on it and stops it; they skip where it cannot start.
+test-cluster:
+	$(PYTHON) -m pytest -q -m cluster tests/cluster
 
 lint:
 	$(PYTHON) -m ruff check .

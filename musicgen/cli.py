@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from musicgen.callbacks import NonFiniteLossError
-from musicgen.music.chords import ChordParseError
+from musicgen.music.chords import ChordParseError, shorten
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 USER_ERRORS = (OSError, ValueError, KeyError, ChordParseError, OmegaConfBaseException, NonFiniteLossError)
@@ -66,7 +66,7 @@ def one_line(err: BaseException) -> str:
     if isinstance(err, KeyError) and err.args:
         return str(err.args[0])
     text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return shorten(text.splitlines()[0], 400) if text else type(err).__name__
 
 
 def _kind(default: Any) -> str | None:

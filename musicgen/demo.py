@@ -78,7 +78,10 @@ class DemoApp:
         self.model = load_model(self.ckpt)
         self.is_jazz = "chord_vocab" in self.model.hparams
         self.out = run_dir(cfg)
-        self.samplers = sorted(p.stem for p in SAMPLER_CONF.glob("*.yaml") if p.stem != "beam")
+        # beam search writes several pieces at once; "recommended" needs the checkpoint's own choice
+        self.samplers = sorted(
+            p.stem for p in SAMPLER_CONF.glob("*.yaml") if p.stem not in ("beam", "recommended")
+        )
         self._lock = threading.Lock()
         self._count = 0
 

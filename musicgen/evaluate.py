@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,11 @@ from musicgen.metrics.functional import compute_all, downbeat_std, inside_count
 from musicgen.metrics.ngrams import NGramIndex
 from musicgen.models import load_model
 from musicgen.paths import resolve_checkpoint
-from musicgen.sampling.generate import generate_melodies, generate_sequences
+from musicgen.sampling.generate import (
+    generate_melodies,
+    generate_sequences,
+    hold_eos_until_filled,
+)
 from musicgen.sampling.progressions import resolve_chords
 from musicgen.sampling.transforms import TRANSFORMS
 from musicgen.training import run_dir
@@ -160,15 +164,28 @@ def evaluate_dataset(cfg: DictConfig) -> dict[str, Any]:
 # ---------------------------------------------------------------- decoding transforms
 
 
-def sampler_names(names: Sequence[str] | None) -> list[str]:
-    """The rows' sampler config names; None means every transform, then beam search."""
-    names = list(names) if names is not None else [*TRANSFORMS, "beam"]
+def sampler_rows(entries: Sequence[str | Mapping] | None) -> list[dict[str, Any]]:
+    """The rows to compare: ``{"name", "sampler", "options"}`` each.
+
+    An entry is a sampler config name (``topk``) or a mapping naming one with options for it
+    (``{sampler: topk, k: 50, name: top50}``); None means every transform, then beam search.
+    """
+    entries = list(entries) if entries is not None else [*TRANSFORMS, "beam"]
+    rows = []
+    for entry in entries:
+        if isinstance(entry, str):
+            rows.append({"name": entry, "sampler": entry, "options": {}})
+            continue
+        entry = dict(entry)
+        sampler = entry.pop("sampler", None)
+        name = entry.pop("name", None) or sampler
+        rows.append({"name": name, "sampler": sampler, "options": entry})
     available = sorted(p.stem for p in SAMPLER_CONF.glob("*.yaml"))
-    unknown = [n for n in names if n not in available]
-    if unknown or not names:
+    unknown = [r["sampler"] for r in rows if r["sampler"] not in available]
+    if unknown or not rows:
         what = f"unknown {unknown}" if unknown else "no sampler named"
-        raise ValueError(f"transforms={names}: {what}; choose from {', '.join(available)}")
-    return names
+        raise ValueError(f"transforms: {what}; choose from {', '.join(available)}")
+    return rows
 
 
 def build_sampler(name: str, options: DictConfig | dict | None = None):
@@ -176,26 +193,46 @@ def build_sampler(name: str, options: DictConfig | dict | None = None):
     return instantiate(OmegaConf.merge(OmegaConf.load(SAMPLER_CONF / f"{name}.yaml"), options or {}))
 
 
-def checkpoint_datamodule(ckpt: Path):
-    """The data module a checkpoint was trained on (its recorded config), or None."""
+def checkpoint_datamodule(ckpt: Path, data_path: str | None = None):
+    """The data module a checkpoint was trained on (its recorded config), or None.
+
+    ``data_path`` stands in for the recorded data file when that one is not on this machine
+    (a model trained elsewhere, such as a shipped one, records the path it was trained from).
+    """
     run = torch.load(ckpt, map_location="cpu", weights_only=False).get("musicgen_run")
     if not run:
         return None
-    return instantiate(OmegaConf.create(run["config"]["data"]))
+    data = OmegaConf.create(run["config"]["data"])
+    recorded = data.get("path")
+    if data_path and recorded and not Path(str(recorded)).exists():
+        data.path = data_path
+        if "path" in data.get("source", {}):
+            data.source.path = data_path
+    return instantiate(data)
 
 
-def generate_records(model, sampler, cfg: DictConfig, chords: list[str] | None,
+def generate_records(model, sampler, cfg: DictConfig, chords: list | None,
                      primers: list[list[int]] | None) -> list[Record]:
-    """``cfg.num_samples`` pieces with one sampler (JazzGPT: its best beams, when searching)."""
+    """``cfg.num_samples`` pieces with one sampler (JazzGPT: its best beams, when searching).
+
+    ``chords`` is one progression (``num_samples`` melodies over it) or several (one melody
+    each). ``cfg.fill_chords`` withholds ``<eos>`` until the last chord, as ``sample.py`` does,
+    so a model trained on windows plays through a whole chorus.
+    """
     hp = model.hparams
     if chords is not None:
-        count = min(cfg.num_samples, sampler.beam_width) if sampler.beam_width > 1 else cfg.num_samples
-        melodies = generate_melodies(model, chords, sampler, count, cfg.max_tokens, cfg.seed)
+        progressions = chords if chords and not isinstance(chords[0], str) else [chords]
+        per = cfg.num_samples if len(progressions) == 1 else 1
+        count = min(per, sampler.beam_width) if sampler.beam_width > 1 else per
+        melodies = generate_melodies(
+            model, progressions, sampler, count, cfg.max_tokens, cfg.seed,
+            token_filter=hold_eos_until_filled if cfg.fill_chords else None,
+        )
         info = hp.data_info
         return [
             LeadSheet.from_tokens(
-                f"sample{i}", tokens, tuple(chords), ticks_per_beat=info["ticks_per_beat"],
-                beats_per_bar=info["beats_per_bar"],
+                f"sample{i}", tokens, tuple(progressions[i // count]),
+                ticks_per_beat=info["ticks_per_beat"], beats_per_bar=info["beats_per_bar"],
             )
             for i, tokens in enumerate(melodies)
         ]
@@ -213,7 +250,10 @@ def transforms_baseline(cfg: DictConfig, is_jazz: bool, datamodule,
     Plagiarism is scored only on the checkpoint's own held-out split: other data may overlap
     the training set.
     """
-    if is_jazz and cfg.wjazzd_path:
+    if is_jazz and held_out_chords(cfg) and datamodule is not None:
+        records = held_out_windows(datamodule, cfg)
+        label = f"the same {len(records)} held-out windows ({cfg.split} split), as played"
+    elif is_jazz and cfg.wjazzd_path:
         records = rhythm_changes_solos(cfg.wjazzd_path)[0]
         label, indexes = f"WJD Rhythm Changes solos ({len(records)})", ()
     elif not is_jazz and cfg.midi_path:
@@ -229,19 +269,35 @@ def transforms_baseline(cfg: DictConfig, is_jazz: bool, datamodule,
             "metrics": summarize(records, indexes=indexes)}
 
 
+def held_out_chords(cfg: DictConfig) -> bool:
+    """``chords=held_out``: play over the checkpoint data's own held-out windows (``split``)."""
+    return cfg.chords == "held_out"
+
+
+def held_out_windows(datamodule, cfg: DictConfig) -> list[LeadSheet]:
+    """``num_samples`` windows spread over the checkpoint data's ``split``."""
+    windows = datamodule_records(datamodule, cfg.split)
+    return [windows[i] for i in spread(len(windows), cfg.num_samples)]
+
+
 def evaluate_transforms(cfg: DictConfig) -> dict[str, Any]:
     ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
-    names = sampler_names(cfg.transforms)
+    rows_to_run = sampler_rows(cfg.transforms)
     model = load_model(ckpt)
     is_jazz = "chord_vocab" in model.hparams
     own_baseline = not (cfg.wjazzd_path if is_jazz else cfg.midi_path)
-    needs_data = cfg.plagiarism or own_baseline or (not is_jazz and cfg.primer == "data")
-    datamodule = checkpoint_datamodule(ckpt) if needs_data else None
+    needs_data = (cfg.plagiarism or own_baseline or (not is_jazz and cfg.primer == "data")
+                  or (is_jazz and held_out_chords(cfg)))
+    datamodule = checkpoint_datamodule(ckpt, cfg.wjazzd_path) if needs_data else None
     indexes = []
     if cfg.plagiarism and datamodule is not None:
         indexes = training_indexes(datamodule_records(datamodule, "train"))
     chords = primers = None
-    if is_jazz:
+    if is_jazz and held_out_chords(cfg):
+        if datamodule is None:
+            raise ValueError("chords=held_out needs a checkpoint saved by train.py (its data config)")
+        chords = [list(w.chords) for w in held_out_windows(datamodule, cfg)]
+    elif is_jazz:
         chords = resolve_chords(
             cfg.chords, key=cfg.key, choruses=cfg.choruses,
             beats_per_bar=model.hparams.data_info["beats_per_bar"], wjazzd_path=cfg.wjazzd_path,
@@ -255,13 +311,17 @@ def evaluate_transforms(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"primer={cfg.primer}: use null, or data with a checkpoint saved by train.py")
     rows = []
     settings = render_settings(cfg) if cfg.listen else None
-    for name in names:
-        sampler = build_sampler(name, cfg.sampler_options)
+    reference = dict(cfg.get("reference") or {})
+    for row in rows_to_run:
+        options = OmegaConf.merge(cfg.sampler_options, row["options"])
+        sampler = build_sampler(row["sampler"], options)
         records = generate_records(model, sampler, cfg, chords, primers)
-        rows.append({"name": name, "sampler": sampler.name, "samples": len(records),
+        rows.append({"name": row["name"], "sampler": sampler.name, "samples": len(records),
+                     "options": OmegaConf.to_container(options, resolve=True),
+                     "reference": reference.get(row["name"]),
                      "metrics": summarize(records, indexes=indexes)})
         if settings is not None:
-            listen = run_dir(cfg) / "listen" / name
+            listen = run_dir(cfg) / "listen" / row["name"]
             rows[-1]["listen"] = write_samples(records[: cfg.listen], listen, cfg, sampler.name, settings)
     rows.append(transforms_baseline(cfg, is_jazz, datamodule, indexes))
     return {
@@ -290,6 +350,13 @@ def _mean_std(stat: dict | None) -> str:
     return f"{stat['mean']:.3f} ± {stat['std']:.3f}"
 
 
+def _standard_error(stat: dict | None) -> str:
+    """Standard error of the mean over pieces (the spread of the mean, not of the pieces)."""
+    if stat is None or math.isnan(stat["mean"]) or stat["pieces"] < 2:
+        return "–"
+    return f"{stat['std'] / math.sqrt(stat['pieces'] - 1):.4f}"
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -316,17 +383,22 @@ def transforms_markdown(result: dict[str, Any]) -> str:
         f"# Decoding transforms: {result['model']}",
         "",
         f"Checkpoint `{result['checkpoint']}`; {what}; {result['num_samples']} samples per "
-        f"sampler, seed {result['seed']}. {headline} is mean ± std over samples; the other "
-        "columns are means (stds in evaluation.json).",
+        f"sampler, seed {result['seed']}. {headline} is mean ± std over samples with the "
+        "standard error of the mean (SE); the other columns are means (stds in "
+        "evaluation.json). `research` is the published figure for the same decoding, where "
+        "there is one.",
         "",
     ]
     rows = []
     for row in result["rows"]:
         name = f"**{row['label']}**" if row["name"] == "dataset" else f"{row['name']} (`{row['sampler']}`)"
         metrics = row["metrics"]
+        reference = row.get("reference")
         rows.append([name, row["samples"], _mean_std(metrics.get(headline)),
+                     _standard_error(metrics.get(headline)),
+                     "–" if reference is None else f"{reference:.4f}",
                      *(_number(metrics[c]["mean"]) if c in metrics else "–" for c in columns[1:])])
-    lines += _table(("sampler", "n", f"{headline} (mean ± std)", *columns[1:]), rows)
+    lines += _table(("sampler", "n", f"{headline} (mean ± std)", "SE", "research", *columns[1:]), rows)
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,9 @@ from musicgen.data.tokenizers import tokenizer_from_info
 from musicgen.data.vocab import Vocabulary
 from musicgen.metrics import compute_all
 from musicgen.models import load_model
-from musicgen.paths import resolve_checkpoint
+from musicgen.models.pretrained import recommended_sampler
+from musicgen.music.chords import shorten
+from musicgen.paths import conf_dir, resolve_checkpoint
 from musicgen.render import RenderSettings, render_all
 from musicgen.sampling.generate import generate_melodies, generate_sequences, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords
@@ -45,7 +47,7 @@ def lead_sheets_from_model(model, cfg: DictConfig, sampler) -> list[LeadSheet]:
     )
     if len(chords) > model.hparams.max_len:
         raise ValueError(
-            f"chords={cfg.chords} with choruses={cfg.choruses} is {len(chords)} beats, but this "
+            f"chords={shorten(str(cfg.chords))} with choruses={cfg.choruses} is {len(chords)} beats, but this "
             f"model reads at most max_len={model.hparams.max_len}: use fewer choruses or bars"
         )
     unknown = sorted({c for c in chords if c not in Vocabulary(model.hparams.chord_vocab)})
@@ -141,6 +143,20 @@ def write_samples(
     return entries
 
 
+def sampler_config(cfg: DictConfig, ckpt: Path) -> DictConfig:
+    """``cfg.sampler``, or with ``sampler=recommended`` the checkpoint's recommended decoding
+    with whatever the user set over the plain defaults applied on top."""
+    chosen = OmegaConf.to_container(cfg.sampler, resolve=True)
+    if not chosen.pop("recommended", False):
+        return OmegaConf.create(chosen)
+    recommended = recommended_sampler(ckpt)
+    if recommended is None:
+        return OmegaConf.create(chosen)
+    plain = OmegaConf.to_container(OmegaConf.load(conf_dir() / "sampler" / "softmax.yaml"))
+    changed = {k: v for k, v in chosen.items() if plain.get(k) != v}
+    return OmegaConf.merge(recommended, changed)
+
+
 def sample(cfg: DictConfig) -> Path:
     """Generate ``num_samples`` pieces; returns the path of the ``samples.json`` index (an
     ``index.html`` listening page is written beside it)."""
@@ -149,7 +165,8 @@ def sample(cfg: DictConfig) -> Path:
     settings = render_settings(cfg)  # a wrong instrument or SoundFont fails before any work
     ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
     model = load_model(ckpt)
-    sampler = instantiate(cfg.sampler)
+    sampler_cfg = sampler_config(cfg, ckpt)
+    sampler = instantiate(sampler_cfg)
     out = run_dir(cfg)
     if "chord_vocab" in model.hparams:
         records = lead_sheets_from_model(model, cfg, sampler)
@@ -157,12 +174,11 @@ def sample(cfg: DictConfig) -> Path:
         records = scores_from_model(model, ckpt, cfg, sampler)
     entries = write_samples(records, out, cfg, sampler.name, settings)
     index = out / "samples.json"
-    sampler_settings = OmegaConf.to_container(cfg.sampler, resolve=True)
     index.write_text(
         json.dumps(
             {
                 "checkpoint": str(ckpt.resolve()),
-                "sampler": {"name": sampler.name, **sampler_settings},
+                "sampler": {"name": sampler.name, **OmegaConf.to_container(sampler_cfg, resolve=True)},
                 "seed": cfg.seed,
                 "samples": entries,
             },

@@ -8,6 +8,11 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 
+def conf_dir() -> Path:
+    """The Hydra config tree that ships beside the package (``conf/``)."""
+    return Path(__file__).resolve().parents[1] / "conf"
+
+
 def cache_dir() -> Path:
     """The cache folder: ``$MUSICGEN_CACHE_DIR`` if set, else the user's cache dir."""
     root = os.environ.get("MUSICGEN_CACHE_DIR") or user_cache_dir("musicgen")
@@ -28,9 +33,14 @@ def resolve_checkpoint(spec: str | os.PathLike, outputs: str | os.PathLike = "ou
     """A checkpoint path from a user's ``ckpt_path``.
 
     ``latest`` is the newest ``*.ckpt`` under ``outputs``; ``last`` the newest ``last.ckpt``
-    (what an interrupted run resumes from); anything else must be an existing file.
+    (what an interrupted run resumes from); ``pretrained:<name>`` a model shipped with the
+    package; anything else must be an existing file.
     """
     spec = str(spec)
+    if spec.startswith("pretrained:"):
+        from musicgen.models.pretrained import pretrained_path
+
+        return pretrained_path(spec)
     if spec in ("latest", "last"):
         pattern = "last.ckpt" if spec == "last" else "*.ckpt"
         found = sorted(Path(outputs).rglob(pattern), key=lambda p: p.stat().st_mtime)

@@ -8,6 +8,7 @@ results, which ``python -m musicgen.sweep`` tabulates). Checkpoints carry the sa
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -139,6 +140,16 @@ def results(trainer: L.Trainer, last: Path) -> dict[str, Any]:
     }
 
 
+def test_loss(trainer: L.Trainer, model: L.LightningModule, datamodule) -> float:
+    """The held-out test loss of the best checkpoint (the last weights when none was kept)."""
+    best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+    metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+    loss = float(metrics[0]["test/loss"])
+    if trainer.is_global_zero:
+        print(f"test loss: {loss:.4f} (perplexity {math.exp(loss):.2f}) from {best or 'the last weights'}")
+    return loss
+
+
 def write_run_info(out: Path, record: dict) -> None:
     (out / "run_info.json").write_text(json.dumps(record, indent=2, default=str))
 
@@ -163,12 +174,15 @@ def train(cfg: DictConfig) -> Path:
     resume = resume_checkpoint(cfg, out)
     last = out / "checkpoints" / "last.ckpt"
     params = sum(p.numel() for p in model.parameters())
+    cluster = getattr(trainer.strategy, "cluster_environment", None)  # SLURM, torchelastic... (DDP)
     record = {
         **{k: v for k, v in info.items() if k != "config"},
         "command": " ".join(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "resumed_from": str(resume) if resume else None,
         "parameters": params,
+        "world_size": trainer.world_size,
+        "cluster_environment": type(cluster).__name__ if cluster else None,
         "status": "running",
     }
     if trainer.is_global_zero:
@@ -196,7 +210,10 @@ def train(cfg: DictConfig) -> Path:
     finally:
         finish_wandb(trainer.loggers)
     trainer.save_checkpoint(last)  # the final state, also after a partial last epoch
+    summary = results(trainer, last)
+    if cfg.get("test"):
+        summary["test_loss"] = test_loss(trainer, model, datamodule)
     if trainer.is_global_zero:
-        write_run_info(out, {**record, "status": "finished", "results": results(trainer, last)})
+        write_run_info(out, {**record, "status": "finished", "results": summary})
         print(f"checkpoint: {last.resolve()}")
     return last

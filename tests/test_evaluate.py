@@ -14,7 +14,7 @@ from conftest import compose_config, tiny_train_overrides
 
 from musicgen.data.midi import MidiFolderSource
 from musicgen.data.wjazzd import read_solo, solo_ids
-from musicgen.evaluate import evaluate, sampler_names
+from musicgen.evaluate import evaluate, sampler_rows
 from musicgen.metrics import functional as F
 from musicgen.sampling.transforms import TRANSFORMS
 from musicgen.training import train
@@ -117,9 +117,17 @@ def test_dataset_task_scores_a_split_of_any_data_config(tmp_path):
 
 
 def test_default_transforms_are_every_transform_then_beam_and_unknown_names_are_listed():
-    assert sampler_names(None) == [*TRANSFORMS, "beam"]
+    assert [r["name"] for r in sampler_rows(None)] == [*TRANSFORMS, "beam"]
     with pytest.raises(ValueError, match=r"unknown \['bogus'\]; choose from argmax, beam"):
-        sampler_names(["softmax", "bogus"])
+        sampler_rows(["softmax", "bogus"])
+
+
+def test_a_transform_row_may_carry_its_own_sampler_options():
+    rows = sampler_rows(["argmax", {"sampler": "topk", "name": "top50", "k": 50}])
+    assert rows == [
+        {"name": "argmax", "sampler": "argmax", "options": {}},
+        {"name": "top50", "sampler": "topk", "options": {"k": 50}},
+    ]
 
 
 def test_cli_without_a_dataset_is_one_clear_line(tmp_path):

@@ -104,7 +104,11 @@ def sample_cfg(ckpt: Path, run_dir: Path, *overrides: str):
     "data, make, expected",
     [
         ("wjazzd", lambda p: p / "missing.db", "Weimar Jazz Database not found: {path}"),
-        ("wjazzd", lambda p: p, "Weimar Jazz Database not found: {path}"),
+        (
+            "wjazzd",
+            lambda p: p,
+            "{path} is a folder, but the Weimar Jazz Database is a file: give the path of wjazzd.db",
+        ),
         ("midi", lambda p: p / "missing", "MIDI folder not found: {path}"),
         ("midi", lambda p: p, "no .mid/.midi files under {path}"),
     ],

@@ -96,6 +96,19 @@ class PreparedDataModule(L.LightningDataModule):
         }
         return copies, counts
 
+    def refuse_empty(self, notes: int, examples: int, unit: str) -> None:
+        """Stop a preparation whose training split holds no notes or no examples, naming the
+        data, instead of training on thousands of windows of silence."""
+        if notes and examples:
+            return
+        what = f"no {unit}" if not examples else f"{examples} {unit} but not one note"
+        raise ValueError(f"{self.data_name}: the training split has {what}: nothing to learn from")
+
+    @property
+    def data_name(self) -> str:
+        """The data as a user named it (``data.path``), else the kind of source."""
+        return str(self.path or type(self.source).__name__)
+
     def _prepare(self, records: list, splits: dict[str, set[str]], source_report: dict) -> dict:
         raise NotImplementedError
 
@@ -128,13 +141,12 @@ class PreparedDataModule(L.LightningDataModule):
         if prepared is None:
             records, source_report = self.source.load()
             if not records:
-                raise ValueError(f"{type(self.source).__name__} produced no data: {source_report}")
+                raise ValueError(f"{self.data_name}: the source produced no pieces")
             groups = [r.group or r.id for r in records]
             splits = split_groups(groups, self.val_fraction, self.test_fraction, self.seed)
             prepared = self._prepare(records, splits, source_report)
             prepared["report"]["cache_key"] = self.cache_key()
-            if self.use_cache:
-                cache.save(path, prepared)
+            if self.use_cache and cache.save(path, prepared):
                 log.info("prepared data cached at %s", path)
         else:
             log.info("loaded prepared data from %s", path)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import pickle
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +24,7 @@ _MAGIC = b"MUSICGEN-CACHE-1\n"
 
 def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
+    with Path(path).open("rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
@@ -39,8 +40,12 @@ def cache_key(config: dict[str, Any], files: Iterable[str | Path] = ()) -> str:
 
 
 def cache_path(namespace: str, key: str) -> Path:
+    """Where ``key`` is cached; the folder is made when possible (a read-only one is allowed)."""
     folder = cache_dir() / namespace
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # ``save`` says so when it cannot write there; loading just finds nothing
     return folder / f"{key}.pkl"
 
 
@@ -58,18 +63,30 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
-def save(path: Path, obj: Any) -> None:
-    """Pickle ``obj`` with a header and a checksum, atomically."""
+def save(path: Path, obj: Any) -> bool:
+    """Pickle ``obj`` with a header and a checksum, atomically; False (and one warning line)
+    when the cache folder cannot be written, since the caller still holds ``obj`` in memory."""
     body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.blake2b(body, digest_size=16).hexdigest().encode()
-    atomic_write_bytes(path, _MAGIC + digest + b"\n" + body)
+    try:
+        atomic_write_bytes(path, _MAGIC + digest + b"\n" + body)
+    except OSError as error:
+        print(
+            f"warning: cannot write the cache in {path.parent} ({error.strerror or error}): "
+            "prepared in memory only, so the next run prepares again (set MUSICGEN_CACHE_DIR "
+            "to a writable folder)",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def load(path: Path) -> Any | None:
-    """The cached object, or None when missing, truncated or corrupt (then it is removed)."""
+    """The cached object, or None when missing, unreadable, truncated or corrupt (a corrupt
+    file is removed when its folder allows it; ``save`` then rewrites it or says why not)."""
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
+    except OSError:
         return None
     header_end = len(_MAGIC) + 33
     ok = raw.startswith(_MAGIC) and len(raw) > header_end
@@ -77,6 +94,9 @@ def load(path: Path) -> Any | None:
         digest, body = raw[len(_MAGIC) : header_end - 1], raw[header_end:]
         ok = hashlib.blake2b(body, digest_size=16).hexdigest().encode() == digest
     if not ok:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
         return None
     return pickle.loads(body)

@@ -27,7 +27,7 @@ def _chorale_paths(limit: int | None) -> list[Path]:
     from music21 import corpus
 
     paths = sorted(p for p in corpus.getComposer("bach") if Path(p).name.startswith("bwv"))
-    return paths[:limit] if limit else paths
+    return paths if limit is None else paths[:limit]
 
 
 def _parse_chorale(path: Path) -> dict | None:
@@ -84,6 +84,8 @@ def load_chorales(limit: int | None = None, workers: int = 2) -> list[dict]:
 
 class _ChoraleSource:
     def __init__(self, limit: int | None = None, workers: int = 2):
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit={limit}: expected at least 1 chorale (null = all of them)")
         self.limit = limit
         self.workers = workers
 

@@ -133,6 +133,8 @@ class JazzDataModule(PreparedDataModule):
             split: [w for sheet in sheets[split] for w in window_lead_sheet(sheet, self.window_bars, self.hop_bars)]
             for split in SPLITS
         }
+        notes = {s: int(sum((w.pitches != REST).sum() for w in windows[s])) for s in SPLITS}
+        self.refuse_empty(notes["train"], len(windows["train"]), "windows")
         melody_vocab = Vocabulary.build((w.tokens() for w in windows["train"]), self.min_count)
         chord_vocab = Vocabulary.build((w.chords for w in windows["train"]), 1)
         tensors = {split: self._tensors(windows[split], chord_vocab, melody_vocab) for split in SPLITS}
@@ -141,7 +143,7 @@ class JazzDataModule(PreparedDataModule):
             "source": source_report,
             **counts,
             "windows": {s: len(windows[s]) for s in SPLITS},
-            "notes": {s: int(sum((w.pitches != REST).sum() for w in windows[s])) for s in SPLITS},
+            "notes": notes,
             "rests": {s: int(sum((w.pitches == REST).sum() for w in windows[s])) for s in SPLITS},
             "unknown_melody_tokens": {s: int((tensors[s]["melody"] == melody_vocab.unk_id).sum()) for s in SPLITS},
             "melody_vocab_size": len(melody_vocab),

@@ -9,7 +9,9 @@ notes and pitches outside 0-127 are dropped and counted), and the report says wh
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -40,6 +42,7 @@ class _Parsed:
     detail: str = ""
     score: PianoScore | None = None
     dropped: dict[str, int] = field(default_factory=dict)
+    digest: str = ""  # of the file's bytes, so copies under two names can share a group
 
     @property
     def reason(self) -> str:
@@ -80,6 +83,7 @@ def parse_midi_file(
         return _Parsed(rel, "unreadable", str(exc.strerror or exc))
     if not data:
         return _Parsed(rel, "empty file")
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     if not data.startswith(b"MThd"):
         return _Parsed(rel, "not MIDI", "no MThd header")
     try:
@@ -135,7 +139,7 @@ def parse_midi_file(
             "time_signature": _time_signature(midi),
         },
     )
-    return _Parsed(rel, score=score, dropped=dropped)
+    return _Parsed(rel, score=score, dropped=dropped, digest=digest)
 
 
 def _parse_chunk(jobs: list[tuple[Path, str]], options: dict[str, Any]) -> list[_Parsed]:
@@ -169,15 +173,33 @@ class MidiFolderSource:
         self.max_beats = max_beats
 
     def files(self) -> list[Path]:
-        """The MIDI files found, sorted by relative path; a missing or empty folder is an error."""
+        """The MIDI files to read, sorted by relative path; a missing or empty folder is an error."""
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[list[Path], list[_Parsed]]:
+        """Regular files named .mid/.midi, and the entries so named that are not (with why)."""
         if not self.path.is_dir():
+            if self.path.exists():
+                raise NotADirectoryError(
+                    f"{self.path} is a file, but a MIDI folder is expected: give the folder that "
+                    "holds the .mid/.midi files"
+                )
             raise FileNotFoundError(f"MIDI folder not found: {self.path}")
         candidates = self.path.rglob("*") if self.recursive else self.path.iterdir()
-        found = [p for p in candidates if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()]
-        if not found:
+        files, unusable = [], []
+        for path in sorted(candidates, key=lambda p: p.relative_to(self.path).as_posix()):
+            if path.suffix.lower() not in MIDI_SUFFIXES:
+                continue
+            kind = _entry_kind(path)
+            if kind == "file":
+                files.append(path)
+            elif kind != "folder":
+                rel = path.relative_to(self.path).as_posix()
+                unusable.append(_Parsed(rel, *kind.split(": ", 1)))
+        if not files and not unusable:
             where = "under" if self.recursive else "directly in"
             raise ValueError(f"no .mid/.midi files {where} {self.path}")
-        return sorted(found, key=lambda p: p.relative_to(self.path).as_posix())
+        return files, unusable
 
     def _options(self) -> dict[str, Any]:
         return {"tracks": self.tracks, "min_notes": self.min_notes, "max_beats": self.max_beats}
@@ -187,7 +209,7 @@ class MidiFolderSource:
             "source": "midi_folder",
             "parser": f"symusic {symusic.__version__}",
             "config": {"recursive": self.recursive, **self._options()},
-            "files": [[p.relative_to(self.path).as_posix(), file_digest(p)] for p in self.files()],
+            "files": [[p.relative_to(self.path).as_posix(), _digest_or_why(p)] for p in self.files()],
         }
 
     def _parse_all(self, jobs: list[tuple[Path, str]]) -> list[_Parsed]:
@@ -210,19 +232,25 @@ class MidiFolderSource:
         return results
 
     def load(self) -> tuple[list[PianoScore], dict]:
-        files = self.files()
+        files, unusable = self._scan()
         jobs = [(p, p.relative_to(self.path).as_posix()) for p in files]
-        results = self._parse_all(jobs)
-        scores = [r.score for r in results if r.score is not None]
+        parsed = self._parse_all(jobs)
+        results = sorted(parsed + unusable, key=lambda r: r.file)
+        read = [r for r in parsed if r.score is not None]
+        duplicates = _group_duplicates(read)
+        scores = [r.score for r in read]
         skipped = [{"file": r.file, "reason": r.reason} for r in results if r.score is None]
         dropped: Counter[str] = Counter()
-        for r in results:
-            if r.score is not None:
-                dropped.update(r.dropped)
+        for r in read:
+            dropped.update(r.dropped)
         report = {
-            "files_found": len(files),
+            "files_found": len(results),
             "files_read": len(scores),
             "files_skipped": skipped,
+            "duplicates": {
+                "copies": sum(len(names) - 1 for names in duplicates),
+                "groups": duplicates,
+            },
             "notes": sum(len(s) for s in scores),
             "notes_dropped": {k: dropped[k] for k in ("zero_length", "pitch_out_of_range", "drums")},
         }
@@ -231,3 +259,48 @@ class MidiFolderSource:
             why = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
             raise ValueError(f"no usable MIDI files in {self.path}: {len(skipped)} skipped ({why})")
         return scores, report
+
+
+def _entry_kind(path: Path) -> str:
+    """"file", "folder", or "<kind>: <detail>" for an entry that cannot be read as a file.
+
+    Only ``stat`` is called, so a FIFO is never opened (opening one waits for a writer).
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "broken symlink: its target does not exist"
+        return "unreadable: removed while the folder was read"
+    except OSError as error:
+        return f"unreadable: {error.strerror or error}"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"not a regular file: {what}"
+
+
+def _digest_or_why(path: Path) -> str:
+    """The file's digest for the cache key, or why it cannot be read (it is then skipped and
+    reported by ``load``, and the key changes once it becomes readable)."""
+    try:
+        return file_digest(path)
+    except OSError as error:
+        return f"unreadable: {error.strerror or error}"
+
+
+def _group_duplicates(read: list[_Parsed]) -> list[list[str]]:
+    """Give files with identical bytes the group of the first one (so one split holds them all),
+    and return each set of names, first name first."""
+    by_digest: dict[str, list[_Parsed]] = {}
+    for parsed in read:
+        by_digest.setdefault(parsed.digest, []).append(parsed)
+    groups = []
+    for same in by_digest.values():
+        if len(same) > 1:
+            for copy in same[1:]:
+                copy.score = copy.score.with_(group=same[0].file)
+            groups.append([p.file for p in same])
+    return groups

@@ -87,6 +87,9 @@ class SequenceDataModule(PreparedDataModule):
             records, splits, lambda score, offset: transpose_score(score, offset) if offset else score
         )
         sequences = {split: [self.tokenizer.encode(score) for score in scores[split]] for split in SPLITS}
+        self.refuse_empty(
+            sum(len(score) for score in scores["train"]), sum(map(len, sequences["train"])), "tokens"
+        )
         vocab = Vocabulary.build(sequences["train"], self.min_count)
         flat = {split: self._flatten(sequences[split], vocab) for split in SPLITS}
         report = {

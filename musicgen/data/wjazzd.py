@@ -15,7 +15,9 @@ Each selected solo becomes one ``LeadSheet``:
   does not keep that signature in every bar (a 5/4 bar, a 3/4 section) is skipped, since its bar
   lines would not fall where the lead sheet puts them. Every filter's effect is in the report.
 
-The database is read by column name only, after a schema check, and opened read-only.
+The database is read by column name only, after a schema check, and opened truly read-only
+(SQLite's ``immutable=1``): nothing is ever written beside it, not even the ``-shm`` file of a
+database in WAL journal mode, so it reads from a read-only folder too.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 from musicgen.data.cache import file_digest
 from musicgen.data.records import LeadSheet
 from musicgen.data.vocab import UNK
-from musicgen.music.chords import NC, ChordParseError, canonical
+from musicgen.music.chords import NC, ChordParseError, canonical, shorten
 from musicgen.music.quantize import LONG_POLICIES, quantize_melody, seconds_to_beats
 
 _VERSION = 1
@@ -76,6 +78,11 @@ class WJazzDSource:
         if unknown_chords not in UNKNOWN_CHORD_POLICIES:
             raise ValueError(
                 f"unknown_chords {unknown_chords!r} is not one of {UNKNOWN_CHORD_POLICIES}"
+            )
+        if isinstance(ticks_per_beat, bool) or not isinstance(ticks_per_beat, int) or ticks_per_beat < 1:
+            raise ValueError(
+                f"ticks_per_beat={ticks_per_beat}: expected a whole number of at least 1 (the "
+                "grid every note onset is rounded to)"
             )
         self.path = Path(path)
         self.signature = signature
@@ -138,6 +145,8 @@ class WJazzDSource:
         report["solos"] = len(sheets)
         report["beats"] = sum(s.num_beats for s in sheets)
         report.update(counts)
+        if not counts.get("note_events"):
+            raise WJazzDError(f"{self.path}: {_why_no_notes(counts, len(sheets))}")
         return sheets, report
 
     def read_solo(self, melid: int) -> LeadSheet:
@@ -262,16 +271,42 @@ def _beats_per_bar(signature: str) -> int:
     return int(numerator)
 
 
+def _why_no_notes(counts: dict, solos: int) -> str:
+    """Which step left the selected solos without a single note, in words."""
+    found = counts.get("notes_in", 0)
+    if not found:
+        return f"table melody has no notes for the {solos} selected solos"
+    steps = {k: v for k, v in counts.items() if k.startswith("dropped") and v}
+    named = ", ".join(f"{k}: {v}" for k, v in steps.items())
+    return f"every one of the {found} notes of the {solos} selected solos was dropped ({named})"
+
+
 def _existing(path: Path) -> Path:
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} is a folder, but the Weimar Jazz Database is a file: give the path of wjazzd.db"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"Weimar Jazz Database not found: {path}")
     return path
 
 
 def _connect(path: str | Path) -> sqlite3.Connection:
-    """Open read-only and check every table and column this module reads."""
+    """Open read-only and check every table and column this module reads.
+
+    ``immutable=1`` tells SQLite the file cannot change, so it takes no locks and creates no
+    ``-shm``/``-wal`` files; a ``-wal`` file that still holds changes would then be ignored,
+    so that case is refused with what to do.
+    """
     path = _existing(Path(path))
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    wal = path.with_name(path.name + "-wal")
+    if wal.is_file() and wal.stat().st_size:
+        raise WJazzDError(
+            f"{path}: its write-ahead log {wal.name} holds changes not yet in the file; open it "
+            f"once for writing (sqlite3 {path.name} 'PRAGMA wal_checkpoint') or close the program "
+            "that writes it"
+        )
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
     db.row_factory = sqlite3.Row
     try:
         for table, columns in REQUIRED_COLUMNS.items():
@@ -314,9 +349,9 @@ def _beats_by_solo(db: sqlite3.Connection, melids: list[int]) -> dict[int, dict]
     for melid, first, last in _runs([row["melid"] for row in rows]):
         solo = rows[first:last]
         by_solo[melid] = {
-            "onsets": np.array([r["onset"] for r in solo], dtype=np.float64),
-            "bars": np.array([r["bar"] for r in solo], dtype=np.int64),
-            "beats": np.array([r["beat"] for r in solo], dtype=np.int64),
+            "onsets": _numbers(db, "beats", solo, "onset", np.float64),
+            "bars": _numbers(db, "beats", solo, "bar", np.int64),
+            "beats": _numbers(db, "beats", solo, "beat", np.int64),
             "signatures": [r["signature"] or "" for r in solo],
             "chords": [r["chord"] or "" for r in solo],
             "positions": [(r["bar"], r["beat"]) for r in solo],
@@ -331,13 +366,27 @@ def _notes_by_solo(db: sqlite3.Connection, melids: list[int]) -> dict[int, dict]
         melids,
     ).fetchall()
     columns = {
-        name: np.array([row[name] for row in rows], dtype=np.float64)
-        for name in ("onset", "duration", "pitch")
+        name: _numbers(db, "melody", rows, name, np.float64) for name in ("onset", "duration", "pitch")
     }
     return {
         melid: {name: values[first:last] for name, values in columns.items()}
         for melid, first, last in _runs([row["melid"] for row in rows])
     }
+
+
+def _numbers(
+    db: sqlite3.Connection, table: str, rows: list[sqlite3.Row], column: str, dtype: type
+) -> np.ndarray:
+    """A column as an array; a value that is not a number (text, blob, NULL) is named with its
+    file, table, column and solo, instead of numpy's "could not convert string to float"."""
+    bad = next((row for row in rows if type(row[column]) not in (int, float)), None)
+    if bad is not None:
+        value = "NULL" if bad[column] is None else shorten(repr(bad[column]))
+        file = db.execute("PRAGMA database_list").fetchone()["file"]
+        raise WJazzDError(
+            f"{file}: table {table}, column {column}, melid {bad['melid']}: {value} is not a number"
+        )
+    return np.array([row[column] for row in rows], dtype=dtype)
 
 
 def _runs(keys: list[int]) -> list[tuple[int, int, int]]:

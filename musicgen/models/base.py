@@ -53,6 +53,11 @@ class MusicModel(L.LightningModule):
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=self.batch_size(batch))
         return loss
 
+    def test_step(self, batch, batch_idx: int) -> Tensor:
+        loss, _ = self.loss_and_tokens(batch)
+        self.log("test/loss", loss, sync_dist=True, batch_size=self.batch_size(batch))
+        return loss
+
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         now = time.perf_counter()
         last = getattr(self, "_last_step_end", None)

@@ -413,8 +413,9 @@ class JazzGPT(MusicModel):
         # Head and loss only where a token is predicted: about half of a batch's positions are
         # padding, and the [positions, vocab] logits with their softmax cost a sixth of a step.
         logits = self.head(states[real])
-        loss = F.cross_entropy(
-            logits.float(), target[real], label_smoothing=self.hparams.label_smoothing
-        )
+        # Label smoothing regularises training only: evaluation reports the plain negative
+        # log-likelihood, so val/test losses (and perplexity) compare across settings.
+        smoothing = self.hparams.label_smoothing if self.training else 0.0
+        loss = F.cross_entropy(logits.float(), target[real], label_smoothing=smoothing)
         tokens = (chords != PAD_ID).sum() + real.sum()  # read + predicted
         return loss, tokens

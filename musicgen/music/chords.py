@@ -112,13 +112,22 @@ _Quality = tuple[str, str | None, tuple[_Tension, ...]]  # (family, seventh, ten
 _WHOLE_QUALITIES: dict[str, _Quality] = {"power": ("maj", None, ()), "5": ("maj", None, ())}
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to at most ``limit`` characters, saying how long it was: an error that echoes
+    a user's input (a whole progression typed without spaces) must stay one readable line."""
+    if len(text) <= limit:
+        return text
+    tail = f"… ({len(text)} characters)"
+    return text[: max(limit - len(tail), 0)] + tail
+
+
 class ChordParseError(ValueError):
     """A chord symbol that neither WJD nor lead-sheet syntax reads; ``.symbol`` holds it."""
 
     def __init__(self, symbol: object, reason: str = ""):
         self.symbol, self.reason = symbol, reason
-        detail = f": {reason}" if reason else ""
-        super().__init__(f"unknown chord symbol {symbol!r}{detail}")
+        detail = f": {shorten(reason, 160)}" if reason else ""
+        super().__init__(f"unknown chord symbol {shorten(repr(symbol))}{detail}")
 
 
 @dataclass(frozen=True)

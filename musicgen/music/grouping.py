@@ -40,6 +40,8 @@ def group_onsets(
     shortest expressible one. A pitch struck twice on one step keeps its longest length.
     """
     on_steps = quantize(onsets, grid)
+    if not len(on_steps):
+        return []  # a score without notes has no groups (the data module then says so)
     dur_steps = np.maximum(quantize(durations, grid), 1)
     pitches = np.asarray(pitches, dtype=np.int64)
     order = np.lexsort((pitches, on_steps))

@@ -1,0 +1,1 @@
+"""End-to-end tests on a one-host SLURM cluster (``make test-cluster``)."""

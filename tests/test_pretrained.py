@@ -1,0 +1,101 @@
+"""Shipped models: loadable by name, small, and the same music as the weights they came from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from musicgen.data.records import LeadSheet
+from musicgen.data.vocab import SPECIALS
+from musicgen.models import JazzGPT, load_model
+from musicgen.models.export import main as export_main
+from musicgen.models.pretrained import (
+    pretrained_names,
+    pretrained_path,
+    recommended_sampler,
+    slim_checkpoint,
+)
+from musicgen.paths import resolve_checkpoint
+from musicgen.sampling.generate import generate_melodies, hold_eos_until_filled
+from musicgen.sampling.progressions import resolve_chords
+from musicgen.sampling.sampler import Sampler
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_unknown_pretrained_name_is_one_line_listing_the_shipped_names(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "sample.py", "ckpt_path=pretrained:unknown", f"paths.outputs={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "no shipped model 'unknown'" in last and "jazzgpt-wjd" in last
+
+
+def test_shipped_jazzgpt_is_a_few_megabytes_and_loads_by_name():
+    assert "jazzgpt-wjd" in pretrained_names()
+    path = resolve_checkpoint("pretrained:jazzgpt-wjd")
+    assert path == pretrained_path("jazzgpt-wjd") and path.stat().st_size < 8 * 2**20
+    model = load_model(path)
+    assert isinstance(model, JazzGPT) and model.hparams.d_model == 128
+    assert model.hparams.enc_layers == model.hparams.dec_layers == 3
+
+
+def test_shipped_jazzgpt_fills_a_rhythm_changes_chorus_with_notes(one_thread):
+    model = load_model(pretrained_path("jazzgpt-wjd"))
+    info = model.hparams.data_info
+    chords = resolve_chords("rhythm_changes", beats_per_bar=info["beats_per_bar"])
+    sampler = Sampler(**(recommended_sampler(pretrained_path("jazzgpt-wjd")) or {}))
+    (melody,) = generate_melodies(
+        model, chords, sampler, num_samples=1, max_tokens=1000, seed=0,
+        token_filter=hold_eos_until_filled,
+    )
+    sheet = LeadSheet.from_tokens("s", melody, tuple(chords), ticks_per_beat=info["ticks_per_beat"],
+                                  beats_per_bar=info["beats_per_bar"])
+    assert int(sheet.durations.sum()) == len(chords) * info["ticks_per_beat"]  # every chord played over
+    notes = int((sheet.pitches > 0).sum())
+    assert notes >= len(chords) // 4, f"{notes} notes over {len(chords)} beats"
+
+
+def _tiny_jazzgpt() -> JazzGPT:
+    torch.manual_seed(0)
+    melody = [*SPECIALS, *(f"{p}:{d}" for p in (0, 60, 62, 64, 67) for d in (12, 24))]
+    return JazzGPT(
+        chord_vocab=[*SPECIALS, "C7", "F7"], melody_vocab=melody,
+        data_info={"ticks_per_beat": 24, "beats_per_bar": 4}, d_model=32, n_heads=4, d_ff=64,
+        enc_layers=1, dec_layers=1,
+    ).eval()
+
+
+def test_half_precision_weights_change_log_probabilities_only_by_rounding(tmp_path):
+    model = _tiny_jazzgpt()
+    full = {"musicgen_model": "musicgen.models.jazzgpt.JazzGPT", "hyper_parameters": dict(model.hparams),
+            "state_dict": model.state_dict(), "optimizer_states": [{"big": torch.zeros(1000)}]}
+    torch.save(full, tmp_path / "full.ckpt")
+    slim = slim_checkpoint(full)
+    assert "optimizer_states" not in slim
+    assert all(v.dtype == torch.float16 for v in slim["state_dict"].values() if v.is_floating_point())
+    torch.save(slim, tmp_path / "slim.ckpt")
+    chords = torch.tensor([[4, 4, 5, 5]])
+    melody = torch.tensor([[1, 5, 7, 9, 11]])  # <bos> then notes
+    before = load_model(tmp_path / "full.ckpt")(chords, melody).log_softmax(-1)
+    after = load_model(tmp_path / "slim.ckpt")(chords, melody).log_softmax(-1)
+    assert 0 < (before - after).abs().max() < 1e-2
+
+
+def test_export_keeps_a_recommended_sampler_and_refuses_unknown_sampler_keys(tmp_path):
+    model = _tiny_jazzgpt()
+    source = tmp_path / "trained.ckpt"
+    torch.save({"musicgen_model": "musicgen.models.jazzgpt.JazzGPT",
+                "hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}, source)
+    export_main([str(source), str(tmp_path / "shipped.ckpt"), "--sampler", "topk", "k=5"])
+    recommended = recommended_sampler(tmp_path / "shipped.ckpt")
+    assert recommended["transform"] == "topk" and recommended["k"] == 5
+    assert isinstance(load_model(tmp_path / "shipped.ckpt"), JazzGPT)
+    with pytest.raises(ValueError, match="kk=5"):
+        export_main([str(source), str(tmp_path / "x.ckpt"), "--sampler", "topk", "kk=5"])
