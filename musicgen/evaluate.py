@@ -36,6 +36,7 @@ from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.data.tokenizers import tokenizer_from_info
 from musicgen.data.vocab import Vocabulary
 from musicgen.data.wjazzd import WJazzDError, WJazzDSource, solo_ids
+from musicgen.generation import render_settings, write_samples
 from musicgen.metrics.callback import datamodule_records, spread, training_indexes
 from musicgen.metrics.functional import compute_all, downbeat_std, inside_count
 from musicgen.metrics.ngrams import NGramIndex
@@ -314,6 +315,7 @@ def evaluate_transforms(cfg: DictConfig) -> dict[str, Any]:
     else:
         raise ValueError(f"primer={cfg.primer}: use null, or data with a checkpoint saved by train.py")
     rows = []
+    settings = render_settings(cfg) if cfg.listen else None
     reference = dict(cfg.get("reference") or {})
     headline = "inside_ratio" if is_jazz else "downbeat_std"
     for number, row in enumerate(rows_to_run, 1):
@@ -325,6 +327,9 @@ def evaluate_transforms(cfg: DictConfig) -> dict[str, Any]:
         rows.append({"name": row["name"], "sampler": sampler.name, "samples": len(records),
                      "options": OmegaConf.to_container(options, resolve=True),
                      "reference": reference.get(row["name"]), "metrics": metrics})
+        if settings is not None:
+            listen = run_dir(cfg) / "listen" / row["name"]
+            rows[-1]["listen"] = write_samples(records[: cfg.listen], listen, cfg, sampler.name, settings)
         print(f"[{number}/{len(rows_to_run)}] {row['name']}: {headline} "
               f"{_mean_std(metrics.get(headline))} over {len(records)} pieces "
               f"({time.perf_counter() - started:.0f} s)", flush=True)
@@ -467,6 +472,20 @@ def plot_transforms(result: dict[str, Any], path: str | Path) -> Path:
     return Path(path)
 
 
+def transforms_page(result: dict[str, Any], path: Path) -> Path:
+    """The listening page of a transforms run: one section per transform, its first samples."""
+    from musicgen.render.page import Section, write_page
+
+    headline = result["headline"]
+    sections = [
+        Section(row["name"], row["listen"], {"sampler": row["sampler"],
+                f"mean {headline}": _mean_std(row["metrics"].get(headline))})
+        for row in result["rows"] if row.get("listen")
+    ]  # fmt: skip
+    intro = f"{result['model']} · {Path(result['checkpoint']).name} · seed {result['seed']}"
+    return write_page(path, "Decoding transforms, side by side", sections, intro)
+
+
 def _json_ready(value: Any) -> Any:
     """NaN as null, so the file is strict JSON."""
     if isinstance(value, float) and math.isnan(value):
@@ -491,6 +510,8 @@ def evaluate(cfg: DictConfig) -> Path:
     else:
         paths[1].write_text(transforms_markdown(result))
         paths.append(plot_transforms(result, out / "evaluation.png"))
+        if cfg.listen:
+            paths.append(transforms_page(result, out / "index.html"))
     for path in paths:
         print(path.resolve())
     return paths[0]

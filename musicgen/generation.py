@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from musicgen.models import load_model
 from musicgen.models.pretrained import recommended_sampler
 from musicgen.music.chords import shorten
 from musicgen.paths import conf_dir, resolve_checkpoint
-from musicgen.render import render_all
+from musicgen.render import RenderSettings, render_all
 from musicgen.render.midi import check_tempo
 from musicgen.sampling.generate import generate_melodies, generate_sequences, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords
@@ -123,6 +124,54 @@ def score_maker(model, ckpt: Path, cfg: DictConfig, sampler) -> Callable[[int, i
     return make
 
 
+def sample_title(record: LeadSheet | PianoScore, cfg: DictConfig, sampler_name: str) -> str:
+    """What a score's title says: the progression (or the model) and its key, the sampler, which
+    sample; e.g. ``blues in F major · softmax · sample 1``."""
+    from musicgen.render.midi import record_key
+
+    number = int(record.id.removeprefix("sample")) + 1 if record.id.startswith("sample") else record.id
+    if isinstance(record, LeadSheet):
+        what = str(cfg.chords) if len(str(cfg.chords)) <= 32 else "chords"
+    else:
+        what = "piano piece"
+    return f"{what} in {record_key(record).name} · {sampler_name} · sample {number}"
+
+
+def render_settings(cfg: DictConfig) -> RenderSettings:
+    """The output settings of a sample run (``tempo``, ``comping``, ``instrument``, ``accents``,
+    ``soundfont``); a bad instrument or SoundFont is a one-line error here."""
+    from musicgen.render.audio import choose_renderer
+    from musicgen.render.midi import instrument_program
+
+    instrument_program(cfg.instrument)
+    audio = choose_renderer(cfg.soundfont) if "wav" in cfg.formats else None
+    return RenderSettings(
+        tempo=cfg.tempo, comping=cfg.comping, instrument=cfg.instrument, accents=cfg.accents,
+        audio=audio,
+    )
+
+
+def write_samples(
+    records, out: Path, cfg: DictConfig, sampler_name: str, settings: RenderSettings
+) -> list[dict]:
+    """Render every record in ``cfg.formats``; one ``samples.json`` entry per record."""
+    entries = []
+    for record in records:
+        title = sample_title(record, cfg, sampler_name)
+        files = render_all(
+            record, out, record.id, formats=tuple(cfg.formats),
+            settings=dataclasses.replace(settings, title=title),
+        )
+        metrics = {k: (None if math.isnan(v) else round(v, 6)) for k, v in compute_all(record).items()}
+        entry = {"id": record.id, "title": title, "files": {k: str(v) for k, v in files.items()},
+                 "metrics": metrics}
+        if settings.audio is not None:
+            entry["audio"] = settings.audio.describe()
+        entries.append(entry)
+        print("\n".join(str(p) for p in files.values()))
+    return entries
+
+
 def sampler_config(cfg: DictConfig, ckpt: Path) -> DictConfig:
     """``cfg.sampler``, or with ``sampler=recommended`` the checkpoint's recommended decoding
     with whatever the user set over the plain defaults applied on top."""
@@ -137,9 +186,13 @@ def sampler_config(cfg: DictConfig, ckpt: Path) -> DictConfig:
 
 def sample(cfg: DictConfig) -> Path:
     """Generate ``num_samples`` pieces, ``batch_size`` at a time, each written as soon as it is
-    made (memory stays flat however many); returns the path of the ``samples.json`` index."""
+    made (memory stays flat however many); returns the path of the ``samples.json`` index (an
+    ``index.html`` listening page is written beside it)."""
+    from musicgen.render.page import run_page
+
     check_tempo(cfg.tempo)
     check_counts(cfg, ("batch_size",))
+    settings = render_settings(cfg)  # a wrong instrument or SoundFont fails before any work
     ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
     model = load_model(ckpt)
     sampler_cfg = sampler_config(cfg, ckpt)
@@ -157,14 +210,12 @@ def sample(cfg: DictConfig) -> Path:
     index = out / "samples.json"
     with atomic_json_list(index, header, "samples") as add:
         for start in range(0, cfg.num_samples, cfg.batch_size):
-            for record in make(start, min(cfg.batch_size, cfg.num_samples - start)):
-                files = render_all(
-                    record, out, record.id, formats=tuple(cfg.formats), tempo=cfg.tempo, comping=cfg.comping
-                )
-                metrics = {k: (None if math.isnan(v) else round(v, 6)) for k, v in compute_all(record).items()}
-                add({"id": record.id, "files": {k: str(v) for k, v in files.items()}, "metrics": metrics})
-                print("\n".join(str(p) for p in files.values()))
+            records = make(start, min(cfg.batch_size, cfg.num_samples - start))
+            for entry in write_samples(records, out, cfg, sampler.name, settings):
+                add(entry)
+    page = run_page(index, f"musicgen samples · {sampler.name}", f"checkpoint {ckpt.name}, seed {cfg.seed}")
     print(f"samples: {index.resolve()}")
+    print(f"listen: {page.resolve()}")
     return index
 
 

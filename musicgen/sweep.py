@@ -73,6 +73,15 @@ def sample_results(job: Path) -> dict[str, Any]:
     return {"samples": len(samples), **{name: sum(v) / len(v) for name, v in values.items()}}
 
 
+def split_overrides(jobs: list[Path]) -> tuple[dict[Path, dict[str, str]], dict[str, str]]:
+    """(each job's overrides that differ between jobs, the overrides every job shares)."""
+    overrides = {job: job_overrides(job) for job in jobs}
+    keys = list(dict.fromkeys(k for o in overrides.values() for k in o))
+    varying = [k for k in keys if len({o.get(k) for o in overrides.values()}) > 1]
+    shared = {k: v for k, v in overrides[jobs[0]].items() if k not in varying}
+    return {job: {k: overrides[job].get(k, "") for k in varying} for job in jobs}, shared
+
+
 def summarize(sweep: str | Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """(one row per job, the overrides every job shares)."""
     sweep = Path(sweep)
@@ -81,14 +90,11 @@ def summarize(sweep: str | Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
     jobs = job_dirs(sweep)
     if not jobs:
         raise FileNotFoundError(f"{sweep}: no job folders (with .hydra/overrides.yaml) inside")
-    overrides = {job: job_overrides(job) for job in jobs}
-    keys = list(dict.fromkeys(k for o in overrides.values() for k in o))
-    varying = [k for k in keys if len({o.get(k) for o in overrides.values()}) > 1]
-    shared = {k: v for k, v in overrides[jobs[0]].items() if k not in varying}
+    varying, shared = split_overrides(jobs)
     rows = []
     for job in jobs:
         row: dict[str, Any] = {"job": job.name}
-        row.update({k: overrides[job].get(k, "") for k in varying})
+        row.update(varying[job])
         row.update(train_results(job))
         row.update(sample_results(job))
         row.update(job_failure(job))
@@ -127,13 +133,32 @@ def write_summary(sweep: str | Path) -> tuple[Path, Path]:
     return csv_path, md_path
 
 
+def write_listening_page(sweep: str | Path) -> Path | None:
+    """``index.html`` in a sampling sweep's folder: one section per job, with its overrides, so
+    decoding settings are compared by ear; None for a sweep without samples (training)."""
+    from musicgen.render.page import samples_section, write_page
+
+    sweep = Path(sweep)
+    jobs = [job for job in job_dirs(sweep) if (job / "samples.json").is_file()]
+    if not jobs:
+        return None
+    varying, shared = split_overrides(jobs)
+    sections = [samples_section(job / "samples.json", job.name, varying[job]) for job in jobs]
+    intro = " ".join(f"{k}={v}" for k, v in shared.items())
+    return write_page(sweep / "index.html", f"Sweep {sweep.name}", sections, intro)
+
+
 class SweepSummary(Callback):
-    """Hydra callback (``conf/hydra/callbacks/sweep_summary.yaml``): summary at multirun end."""
+    """Hydra callback (``conf/hydra/callbacks/sweep_summary.yaml``): summary (and, for sampling,
+    the listening page) at multirun end."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         rows, _ = summarize(config.hydra.sweep.dir)
         _, md_path = write_summary(config.hydra.sweep.dir)
         print(f"sweep summary: {md_path.resolve()}")
+        page = write_listening_page(config.hydra.sweep.dir)
+        if page is not None:
+            print(f"listen: {page.resolve()}")
         failed = [row["job"] for row in rows if str(row.get("status", "")).startswith("failed")]
         if failed:
             numbers = ", ".join(job.split("_")[0] for job in failed)

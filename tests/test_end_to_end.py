@@ -81,3 +81,9 @@ def test_sampling_from_a_missing_checkpoint_is_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"error: ckpt_path={tmp_path}/nope.ckpt: no such checkpoint file"
+
+
+def test_a_missing_soundfont_is_one_line_before_any_work(tmp_path):
+    result = _run("sample.py", "ckpt_path=latest", "soundfont=/no/such.sf2", outputs=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "error: soundfont=/no/such.sf2: file not found"

@@ -68,12 +68,16 @@ def test_transforms_table_has_a_row_per_transform_then_the_dataset_row(
         "| softmax (`softmax`)", "| topk (`topk_k15`)", f"| **{result['rows'][-1]['label']}**",
     ]  # fmt: skip
     assert (run / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (run / "index.html").read_text()  # one sample of each transform, to listen to
+    assert page.count("<h2>") == 2 and page.count("<audio ") == 2
+    assert [len(r["listen"]) for r in result["rows"][:2]] == [1, 1]
+    assert all(Path(f).is_file() for r in result["rows"][:2] for f in r["listen"][0]["files"].values())
 
 
 def test_beam_row_scores_its_best_beams_without_repeating_them(checkpoints, tmp_path):
     overrides = [
         "task=transforms", f"ckpt_path={checkpoints['jazzgpt']}", "transforms=[beam]",
-        "num_samples=10", "chords=ii_v_i", "wjazzd_path=null", "plagiarism=false",
+        "num_samples=10", "chords=ii_v_i", "wjazzd_path=null", "plagiarism=false", "listen=0",
     ]  # fmt: skip
     rows = _evaluate(overrides, tmp_path / "eval")["rows"]
     assert rows[0]["sampler"] == "beam4_softmax" and rows[0]["samples"] == 4

@@ -10,7 +10,7 @@ import pytest
 from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.paths import shared_data_dir
 from musicgen.render import render_all
-from musicgen.render.audio import PEAK, RELEASE_S, num_samples, render_wav
+from musicgen.render.audio import PEAK, TAIL_S, AudioRenderer, num_samples, render_wav
 from musicgen.render.midi import comping_pitches, lead_sheet_to_midi, score_to_midi
 from musicgen.render.musicxml import chord_symbol, lead_sheet_to_musicxml, score_to_musicxml, snap
 from musicgen.render.pianoroll import plot_piano_roll
@@ -155,32 +155,24 @@ def test_piano_roll_png_is_a_real_image_for_records_and_note_lists(tmp_path):
 
 
 def test_wav_has_the_expected_length_and_is_normalised(tmp_path):
-    path = render_wav(SHEET, tmp_path / "sheet.wav", tempo=120, sample_rate=8000)
+    builtin = AudioRenderer("builtin")
+    path = render_wav(SHEET, tmp_path / "sheet.wav", tempo=120, sample_rate=8000, renderer=builtin)
     with wave.open(str(path)) as f:
         assert (f.getnchannels(), f.getsampwidth(), f.getframerate()) == (1, 2, 8000)
         frames = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
-    expected = 8 * 0.5 * 8000 + round(RELEASE_S * 8000)  # 8 beats at 120 BPM, plus the release
+    expected = 8 * 0.5 * 8000 + round(TAIL_S * 8000)  # 8 beats at 120 BPM, plus the tail
     assert len(frames) == expected == num_samples(SHEET, 120, 8000)
     assert np.abs(frames).max() == round(PEAK * 32767)
     assert np.count_nonzero(frames) > len(frames) // 2
 
 
-def test_wav_falls_back_to_the_builtin_synth_when_fluidsynth_fails(tmp_path):
-    with pytest.warns(UserWarning, match="built-in synth"):
-        path = render_wav(
-            SCORE, tmp_path / "s.wav", sample_rate=8000, soundfont=tmp_path / "none.sf2"
-        )
-    with wave.open(str(path)) as f:
-        assert f.getnframes() == num_samples(SCORE, 120, 8000)
-
-
 def test_render_all_writes_every_format_for_both_record_types(tmp_path):
     for record in (SHEET, SCORE):
         paths = render_all(record, tmp_path, record.id)
-        assert sorted(paths) == ["mid", "musicxml", "png", "wav"]
+        assert sorted(paths) == ["mid", "musicxml", "png", "svg", "wav"]
         assert all(p.exists() and p.stat().st_size > 0 for p in paths.values())
         assert all(p.name == f"{record.id}.{fmt}" for fmt, p in paths.items())
-    with pytest.raises(ValueError, match="valid: mid, musicxml, png, wav"):
+    with pytest.raises(ValueError, match="valid: mid, musicxml, svg, png, wav"):
         render_all(SHEET, tmp_path, "x", formats=("mp3",))
 
 

@@ -136,6 +136,8 @@ class MusicMetricsCallback(Callback):
         ngram_kinds: Sequence[str] = KINDS,
         media_dir: str | Path | None = None,
         tempo: float = 120,
+        soundfont: str | None = None,
+        instrument: str = "alto_sax",
     ):
         for name, value, low in (
             ("every_n_epochs", every_n_epochs, 1), ("num_samples", num_samples, 1),
@@ -155,6 +157,8 @@ class MusicMetricsCallback(Callback):
         self.ngram_kinds = tuple(ngram_kinds)
         self.media_dir = Path(media_dir) if media_dir is not None else None
         self.tempo = tempo
+        self.soundfont = soundfont
+        self.instrument = instrument
         self._data: ValidationData | None = None
         self._baseline_logged = False
 
@@ -214,13 +218,17 @@ class MusicMetricsCallback(Callback):
 
     def save_media(self, trainer: L.Trainer, records: Sequence[Record]) -> list[dict[str, Path]]:
         """Write each record's MIDI, piano roll and WAV; hand them to W&B when it is logging."""
-        from musicgen.render import render_all
+        from musicgen.render import RenderSettings, render_all
+        from musicgen.render.audio import choose_renderer
 
+        settings = RenderSettings(
+            tempo=self.tempo, instrument=self.instrument, audio=choose_renderer(self.soundfont)
+        )
         root = self.media_dir or Path(trainer.default_root_dir) / "samples"
         out = root / f"epoch{trainer.current_epoch}"
         out.mkdir(parents=True, exist_ok=True)
         files = [
-            render_all(r, out, r.id, formats=MEDIA_FORMATS, tempo=self.tempo) for r in records
+            render_all(r, out, r.id, formats=MEDIA_FORMATS, settings=settings) for r in records
         ]
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger) and files:

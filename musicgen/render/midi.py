@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mido
 import pretty_midi
 
 from musicgen.data.records import REST, LeadSheet, PianoScore
 from musicgen.data.vocab import UNK
+from musicgen.music.key import Key, chord_weights, estimate_key, pitch_class_weights
 
 RESOLUTION = 480
 """MIDI ticks per quarter note: divisible by 24, so every lead-sheet grid tick is exact."""
@@ -15,10 +17,60 @@ RESOLUTION = 480
 COMPING_LOW = 48
 """Chord tones are voiced in the octave from C3 (MIDI 48) up to B3."""
 
-ALTO_SAX = 65
 ACOUSTIC_GRAND = 0
+INSTRUMENTS = {
+    "alto_sax": 65,
+    "tenor_sax": 66,
+    "soprano_sax": 64,
+    "baritone_sax": 67,
+    "trumpet": 56,
+    "trombone": 57,
+    "clarinet": 71,
+    "flute": 73,
+    "vibraphone": 11,
+    "guitar": 26,
+    "piano": ACOUSTIC_GRAND,
+}
+"""The melody's instrument: name -> General MIDI program (0-based)."""
 MELODY_VELOCITY = 96
 COMPING_VELOCITY = 64
+ACCENTS = {0: 14, 2: 6}
+"""Velocity added on beats 1 and 3 of a 4/4 bar when accents are on; off-beat notes lose 10."""
+OFFBEAT_ACCENT = -10
+MELODY_KEY_WEIGHT = 0.1
+"""How much a lead sheet's melody counts, next to its chords, when its key is found: a generated
+melody may wander, the progression states the key."""
+
+
+def instrument_program(name: str) -> int:
+    """The General MIDI program of an instrument name; a one-line error for an unknown one."""
+    if name not in INSTRUMENTS:
+        raise ValueError(f"instrument={name}: unknown; choose one of {', '.join(INSTRUMENTS)}")
+    return INSTRUMENTS[name]
+
+
+def instrument_label(name: str) -> str:
+    """'alto_sax' -> 'Alto Sax', the part name in MIDI and MusicXML."""
+    return name.replace("_", " ").title()
+
+
+def record_key(record: LeadSheet | PianoScore) -> Key:
+    """A lead sheet's key from its chords (its melody decides only when every chord is NC), a
+    piano piece's from its notes."""
+    if isinstance(record, LeadSheet):
+        melody = pitch_class_weights(record.pitches, record.durations / record.ticks_per_beat)
+        return estimate_key(chord_weights(record.chords) + MELODY_KEY_WEIGHT * melody)
+    return estimate_key(pitch_class_weights(record.pitches, record.durations))
+
+
+def accent(velocity: int, beat: float, beats_per_bar: int) -> int:
+    """Strong beats louder, off-beats softer (``accents=true``), kept in MIDI's 1-127."""
+    position = beat % beats_per_bar
+    if abs(position - round(position)) > 1e-6:
+        change = OFFBEAT_ACCENT
+    else:
+        change = ACCENTS.get(int(round(position)), 0) if beats_per_bar % 2 == 0 else 0
+    return max(1, min(127, velocity + change))
 
 
 def _check_pitch(record_id: str, pitch: int) -> int:
@@ -40,10 +92,11 @@ def check_tempo(tempo: float) -> float:
     return float(tempo)
 
 
-def _new_midi(tempo: float, beats_per_bar: int = 4) -> pretty_midi.PrettyMIDI:
+def _new_midi(tempo: float, key: Key, beats_per_bar: int = 4) -> pretty_midi.PrettyMIDI:
     tempo = check_tempo(tempo)
     midi = pretty_midi.PrettyMIDI(resolution=RESOLUTION, initial_tempo=tempo)
     midi.time_signature_changes.append(pretty_midi.TimeSignature(beats_per_bar, 4, 0.0))
+    midi.key_signature_changes.append(pretty_midi.KeySignature(key.midi_number, 0.0))
     return midi
 
 
@@ -72,23 +125,32 @@ def comping_pitches(symbol: str) -> list[int]:
 
 
 def lead_sheet_to_pretty_midi(
-    sheet: LeadSheet, tempo: float = 120.0, comping: bool = True, program: int = ALTO_SAX
+    sheet: LeadSheet,
+    tempo: float = 120.0,
+    comping: bool = True,
+    instrument: str = "alto_sax",
+    accents: bool = False,
 ) -> pretty_midi.PrettyMIDI:
-    """Melody track plus, optionally, a piano track holding each chord until it changes."""
-    midi = _new_midi(tempo, sheet.beats_per_bar)
+    """Melody track on the instrument's program plus, optionally, a piano track holding each
+    chord until it changes; the key signature is the sheet's key (``record_key``)."""
+    midi = _new_midi(tempo, record_key(sheet), sheet.beats_per_bar)
     seconds_per_tick = 60.0 / tempo / sheet.ticks_per_beat
-    melody = pretty_midi.Instrument(program=program, name="melody")
+    melody = pretty_midi.Instrument(
+        program=instrument_program(instrument), name=instrument_label(instrument)
+    )
     for onset, duration, pitch in zip(sheet.onsets, sheet.durations, sheet.pitches, strict=True):
         if pitch == REST:
             continue
         start = float(onset) * seconds_per_tick
         end = float(onset + duration) * seconds_per_tick
         note_pitch = _check_pitch(sheet.id, pitch)
-        melody.notes.append(pretty_midi.Note(MELODY_VELOCITY, note_pitch, start, end))
+        beat = float(onset) / sheet.ticks_per_beat
+        velocity = accent(MELODY_VELOCITY, beat, sheet.beats_per_bar) if accents else MELODY_VELOCITY
+        melody.notes.append(pretty_midi.Note(velocity, note_pitch, start, end))
     midi.instruments.append(melody)
     if comping:
         seconds_per_beat = 60.0 / tempo
-        piano = pretty_midi.Instrument(program=ACOUSTIC_GRAND, name="chords")
+        piano = pretty_midi.Instrument(program=ACOUSTIC_GRAND, name="Piano (chords)")
         for first, length, symbol in chord_changes(sheet.chords):
             start, end = first * seconds_per_beat, (first + length) * seconds_per_beat
             for pitch in comping_pitches(symbol):
@@ -98,23 +160,46 @@ def lead_sheet_to_pretty_midi(
 
 
 def score_to_pretty_midi(
-    score: PianoScore, tempo: float = 120.0, program: int = ACOUSTIC_GRAND
+    score: PianoScore, tempo: float = 120.0, accents: bool = False
 ) -> pretty_midi.PrettyMIDI:
-    """One piano track; velocities default to 80 when the score has none."""
-    midi = _new_midi(tempo)
+    """One piano track in the piece's analysed key; velocities default to 80 when the score has
+    none, shaped by the beat when ``accents``."""
+    midi = _new_midi(tempo, record_key(score))
     seconds_per_beat = 60.0 / tempo
     velocities = score.velocities if score.velocities is not None else [80] * len(score)
-    piano = pretty_midi.Instrument(program=program, name="piano")
+    piano = pretty_midi.Instrument(program=ACOUSTIC_GRAND, name="Piano")
     for onset, duration, pitch, velocity in zip(
         score.onsets, score.durations, score.pitches, velocities, strict=True
     ):
         start = float(onset) * seconds_per_beat
         end = float(onset + duration) * seconds_per_beat
-        piano.notes.append(
-            pretty_midi.Note(int(velocity), _check_pitch(score.id, pitch), start, end)
-        )
+        velocity = accent(int(velocity), float(onset), 4) if accents else int(velocity)
+        piano.notes.append(pretty_midi.Note(velocity, _check_pitch(score.id, pitch), start, end))
     midi.instruments.append(piano)
     return midi
+
+
+def add_chord_markers(path: Path, sheet: LeadSheet) -> None:
+    """A marker meta event at every chord change (DAWs show them on the timeline); pretty_midi
+    cannot write markers, so they go into the first track with mido."""
+    file = mido.MidiFile(str(path))
+    ticks_per_beat = file.ticks_per_beat
+    events, now = [], 0
+    for message in file.tracks[0]:
+        now += message.time
+        events.append((now, 0, message))
+    for first, _, symbol in chord_changes(sheet.chords):
+        events.append((first * ticks_per_beat, 1, mido.MetaMessage("marker", text=symbol)))
+    end_of_track = [e for e in events if e[2].type == "end_of_track"]
+    events = sorted((e for e in events if e[2].type != "end_of_track"), key=lambda e: e[:2])
+    last = max([events[-1][0] if events else 0, *(e[0] for e in end_of_track)])
+    track, previous = mido.MidiTrack(), 0
+    for time, _, message in events:
+        track.append(message.copy(time=time - previous))
+        previous = time
+    track.append(mido.MetaMessage("end_of_track", time=last - previous))
+    file.tracks[0] = track
+    file.save(str(path))
 
 
 def lead_sheet_to_midi(
@@ -122,20 +207,23 @@ def lead_sheet_to_midi(
     path: str | Path,
     tempo: float = 120.0,
     comping: bool = True,
-    program: int = ALTO_SAX,
+    instrument: str = "alto_sax",
+    accents: bool = False,
 ) -> Path:
-    """Write a lead sheet as a .mid file (melody, plus chord comping unless ``comping=False``)."""
+    """Write a lead sheet as a .mid file: melody, chord comping unless ``comping=False``, key
+    signature and a marker at each chord change."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lead_sheet_to_pretty_midi(sheet, tempo, comping, program).write(str(path))
+    lead_sheet_to_pretty_midi(sheet, tempo, comping, instrument, accents).write(str(path))
+    add_chord_markers(path, sheet)
     return path
 
 
 def score_to_midi(
-    score: PianoScore, path: str | Path, tempo: float = 120.0, program: int = ACOUSTIC_GRAND
+    score: PianoScore, path: str | Path, tempo: float = 120.0, accents: bool = False
 ) -> Path:
     """Write a piano score as a single-track .mid file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    score_to_pretty_midi(score, tempo, program).write(str(path))
+    score_to_pretty_midi(score, tempo, accents).write(str(path))
     return path
