@@ -320,7 +320,8 @@ def evaluate_transforms(cfg: DictConfig) -> dict[str, Any]:
     headline = "inside_ratio" if is_jazz else "downbeat_std"
     for number, row in enumerate(rows_to_run, 1):
         started = time.perf_counter()
-        options = OmegaConf.merge(cfg.sampler_options, row["options"])
+        # plain containers: Hydra's sampler_options is closed to keys it did not list
+        options = OmegaConf.merge(OmegaConf.to_container(cfg.sampler_options), row["options"])
         sampler = build_sampler(row["sampler"], options)
         records = generate_records(model, sampler, cfg, chords, primers)
         metrics = summarize(records, indexes=indexes)

@@ -30,7 +30,7 @@ from test_reliability import (
 from musicgen.bench.run import parse_args as bench_args
 from musicgen.data.records import PianoScore
 from musicgen.generation import sample
-from musicgen.render import render_all
+from musicgen.render import RenderSettings, render_all
 from musicgen.sweep import main as sweep_main
 from musicgen.training import train
 
@@ -104,7 +104,7 @@ def test_a_tempo_outside_what_files_can_hold_is_one_line_before_the_checkpoint_l
 def test_rendering_refuses_a_tempo_that_would_need_absurd_audio(tmp_path):
     score = PianoScore("s", [0.0], [1.0], [60])
     with pytest.raises(ValueError, match=r"tempo=1e-06: expected 10 to 1000 beats per minute"):
-        render_all(score, tmp_path, "s", formats=("wav",), tempo=1e-6)
+        render_all(score, tmp_path, "s", formats=("wav",), settings=RenderSettings(tempo=1e-6))
 
 
 def test_a_failed_sample_run_leaves_no_run_folder(tmp_path):
