@@ -229,3 +229,9 @@ def test_sampler_config_builds_and_accepts_sweep_keys(path):
 def test_chord_bias_names_a_token_that_is_not_a_melody_token():
     with pytest.raises(ValueError, match="'C7:24'"):
         chord_bias(["<pad>", "C7:24"], "C7", strength=1.0)
+
+
+def test_chord_bias_leaves_an_unknown_chord_unbiased():
+    vocab = ["<pad>", "<bos>", "<eos>", "<unk>", "60:24", "61:24"]
+    assert chord_bias(vocab, "<unk>", strength=float("inf")).eq(0).all()
+    assert chord_bias(vocab, "C", strength=1.0).tolist() == [0, 0, 0, 0, 0, -1.0]

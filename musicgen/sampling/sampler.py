@@ -28,7 +28,8 @@ def chord_bias(
 ) -> Tensor:
     """Additive logit penalty ``-strength`` on pitches whose class lies outside the chord.
 
-    Rests, special tokens and "NC" are never penalised; ``strength=inf`` is a hard restriction.
+    Rests, special tokens and "NC" are never penalised, and nothing is under ``<unk>`` (a chord
+    the model's data did not name); ``strength=inf`` is a hard restriction.
     """
     if mode not in CHORD_MODES:
         raise ValueError(f"chord mode {mode!r} is not one of {CHORD_MODES}")
@@ -37,8 +38,10 @@ def chord_bias(
     from musicgen.music.chords import parse_chord
 
     bias = torch.zeros(len(melody_vocab))
+    if strength == 0 or chord_symbol.startswith("<"):  # <unk>: a chord the model never saw
+        return bias
     chord = parse_chord(chord_symbol)
-    if strength == 0 or chord.is_nc:
+    if chord.is_nc:
         return bias
     allowed = set(chord.tones if mode == "tones" else chord.scale)
     for i, token in enumerate(melody_vocab):
