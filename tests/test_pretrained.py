@@ -88,7 +88,7 @@ def test_half_precision_weights_change_log_probabilities_only_by_rounding(tmp_pa
     assert 0 < (before - after).abs().max() < 1e-2
 
 
-def test_export_keeps_a_recommended_sampler_and_refuses_unknown_sampler_keys(tmp_path):
+def test_export_keeps_a_recommended_sampler(tmp_path):
     model = _tiny_jazzgpt()
     source = tmp_path / "trained.ckpt"
     torch.save({"musicgen_model": "musicgen.models.jazzgpt.JazzGPT",
@@ -97,8 +97,29 @@ def test_export_keeps_a_recommended_sampler_and_refuses_unknown_sampler_keys(tmp
     recommended = recommended_sampler(tmp_path / "shipped.ckpt")
     assert recommended["transform"] == "topk" and recommended["k"] == 5
     assert isinstance(load_model(tmp_path / "shipped.ckpt"), JazzGPT)
-    with pytest.raises(ValueError, match="kk=5"):
-        export_main([str(source), str(tmp_path / "x.ckpt"), "--sampler", "topk", "kk=5"])
+
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.ckpt", "x.ckpt"], "no checkpoint file at missing.ckpt"),
+        (["trained.ckpt", "x.ckpt", "--sampler", "topk", "kk=5"], "--sampler override 'kk=5'"),
+        (["trained.ckpt", "x.ckpt", "--sampler", "nope"], "--sampler nope: no "),
+    ],
+)
+def test_export_answers_a_wrong_file_or_sampler_in_one_line(tmp_path, monkeypatch, capsys, args, message):
+    model = _tiny_jazzgpt()
+    torch.save({"musicgen_model": "musicgen.models.jazzgpt.JazzGPT",
+                "hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()},
+               tmp_path / "trained.ckpt")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        export_main(args)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "x.ckpt").exists()
 
 
 @pytest.mark.parametrize(

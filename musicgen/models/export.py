@@ -3,12 +3,13 @@ a training checkpoint made small enough to ship (see ``musicgen.models.pretraine
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
 import yaml
 
+from musicgen.cli import USER_ERRORS, ArgumentParser, one_line, user_error
+from musicgen.models import read_checkpoint
 from musicgen.models.pretrained import slim_checkpoint
 from musicgen.paths import conf_dir
 
@@ -28,18 +29,21 @@ def sampler_config(name: str, overrides: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m musicgen.models.export", description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("target", type=Path)
     parser.add_argument("--float32", action="store_true", help="keep float32 weights")
     parser.add_argument("--sampler", nargs="+", metavar=("NAME", "KEY=VALUE"),
                         help="the recommended sampler stored in the file")
     args = parser.parse_args(argv)
-    checkpoint = torch.load(args.source, map_location="cpu", weights_only=True)
-    sampler = sampler_config(args.sampler[0], args.sampler[1:]) if args.sampler else None
-    dtype = torch.float32 if args.float32 else torch.float16
-    args.target.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(slim_checkpoint(checkpoint, dtype, sampler), args.target)
+    try:
+        checkpoint = read_checkpoint(args.source)
+        sampler = sampler_config(args.sampler[0], args.sampler[1:]) if args.sampler else None
+        dtype = torch.float32 if args.float32 else torch.float16
+        args.target.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(slim_checkpoint(checkpoint, dtype, sampler), args.target)
+    except USER_ERRORS as err:
+        user_error(one_line(err))
     print(f"{args.target}: {args.target.stat().st_size / 2**20:.2f} MiB")
 
 

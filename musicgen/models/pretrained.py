@@ -53,5 +53,6 @@ def slim_checkpoint(
 
 def recommended_sampler(path: str | Path) -> dict | None:
     """The sampler a checkpoint recommends (shipped models carry one), else None."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    return checkpoint.get("musicgen_sampler") if isinstance(checkpoint, dict) else None
+    from musicgen.models import read_checkpoint
+
+    return read_checkpoint(path, mmap=True).get("musicgen_sampler")

@@ -1,10 +1,16 @@
-"""Loss curves of training runs from their CSV logs (``<run>/csv/metrics.csv``)."""
+"""Loss curves of training runs from their CSV logs (``<run>/csv/metrics.csv``).
+
+``python -m musicgen.render.curves loss.png RUN_DIR [RUN_DIR ...] [--title T]`` draws the runs of
+a comparison into one picture (docs/figures/jazzgpt-wjd-loss.png was made this way).
+"""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
 from pathlib import Path
+
+from musicgen.cli import ArgumentParser, user_error
 
 
 def epoch_losses(metrics_csv: str | Path) -> dict[str, list[tuple[int, float]]]:
@@ -46,3 +52,31 @@ def plot_loss_curves(runs: Mapping[str, str | Path], path: str | Path, title: st
     ax.legend(fontsize=8)
     fig.savefig(path)
     return Path(path)
+
+
+def run_metrics(run_dir: str | Path) -> Path:
+    """The CSV log of a run folder (``csv/metrics.csv``, or the one file of that name below it)."""
+    run = Path(run_dir)
+    found = [run / "csv" / "metrics.csv"] if (run / "csv" / "metrics.csv").is_file() else sorted(
+        run.rglob("metrics.csv")
+    )
+    if not found:
+        raise FileNotFoundError(f"{run}: no metrics.csv (train with logger=csv, the default)")
+    return found[0]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(prog="python -m musicgen.render.curves", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="the PNG to write")
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders (outputs/train/<date>/<time>)")
+    parser.add_argument("--title", default="")
+    args = parser.parse_args(argv)
+    try:
+        runs = {str(run): run_metrics(run) for run in args.runs}
+    except FileNotFoundError as err:
+        user_error(str(err))
+    print(plot_loss_curves(runs, args.out, args.title))
+
+
+if __name__ == "__main__":
+    main()
