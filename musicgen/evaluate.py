@@ -41,7 +41,7 @@ from musicgen.metrics.callback import datamodule_records, spread, training_index
 from musicgen.metrics.functional import compute_all, downbeat_std, inside_count
 from musicgen.metrics.ngrams import NGramIndex
 from musicgen.models import load_model
-from musicgen.paths import resolve_checkpoint
+from musicgen.paths import conf_dir, resolve_checkpoint
 from musicgen.sampling.generate import (
     generate_melodies,
     generate_sequences,
@@ -52,7 +52,7 @@ from musicgen.sampling.transforms import TRANSFORMS
 from musicgen.training import run_dir
 
 Record = LeadSheet | PianoScore
-SAMPLER_CONF = Path(__file__).resolve().parents[1] / "conf" / "sampler"
+SAMPLER_CONF = conf_dir() / "sampler"
 RHYTHM_CHANGES = "I Got Rhythm"
 """``composition_info.template`` of the WJD compositions over Rhythm Changes."""
 
