@@ -25,16 +25,16 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from musicgen.callbacks import NonFiniteLossError
-from musicgen.music.chords import ChordParseError, shorten
+from musicgen.errors import UserError, shorten
+from musicgen.paths import FAILED_JOB, conf_dir
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 # Library deprecation notices a user can do nothing about, silenced by their exact message only.
 LIBRARY_NOISE = (
     (FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated"),  # Lightning's _pytree, torch 2.13
     (UserWarning, r"Precision \S+ is not supported by the model summary"),  # only its size estimate
 )
-USER_ERRORS = (OSError, ValueError, KeyError, ChordParseError, OmegaConfBaseException, NonFiniteLossError)
+USER_ERRORS = (UserError, OSError, ValueError, KeyError, OmegaConfBaseException)
+"""What a user's mistake raises: musicgen's own types, and Python's and OmegaConf's from bad input."""
 
 
 def run_cli(job: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
@@ -71,10 +71,6 @@ def run_cli(job: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         if run:
             remove_if_unused(Path(run))
         sys.exit(2)
-
-
-FAILED_JOB = "error.txt"
-"""Written into a multirun job's folder when the job stops on a user's mistake: its one line."""
 
 
 def remove_if_unused(run: Path) -> None:
@@ -171,12 +167,6 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def user_error(message: str) -> None:
-    """Stop a command that is not a Hydra job with one ``error:`` line and status 2."""
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
 def _kind(default: Any) -> str | None:
     """What a command-line value must be to replace ``default`` (None: anything goes)."""
     if isinstance(default, bool):
@@ -221,5 +211,5 @@ def wrong_type_overrides(config_name: str, overrides: list[str], groups: set[str
 def _compose(config_name: str, overrides: list[str]) -> DictConfig:
     if GlobalHydra.instance().is_initialized():
         return compose(config_name, overrides=overrides)
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return compose(config_name, overrides=overrides)

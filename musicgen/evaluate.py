@@ -32,7 +32,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from musicgen.cli import launch, run_cli
 from musicgen.data.midi import MidiFolderSource
-from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.data.tokenizers import tokenizer_from_info
 from musicgen.data.vocab import Vocabulary
 from musicgen.data.wjazzd import WJazzDError, WJazzDSource, solo_ids
@@ -41,6 +40,7 @@ from musicgen.metrics.callback import datamodule_records, spread, training_index
 from musicgen.metrics.functional import compute_all, downbeat_std, inside_count
 from musicgen.metrics.ngrams import NGramIndex
 from musicgen.models import load_model
+from musicgen.music.records import LeadSheet, PianoScore
 from musicgen.paths import conf_dir, resolve_checkpoint
 from musicgen.sampling.generate import (
     generate_melodies,

@@ -15,13 +15,13 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.data.tokenizers import tokenizer_from_info
 from musicgen.data.vocab import Vocabulary
+from musicgen.errors import shorten
 from musicgen.metrics import compute_all
 from musicgen.models import load_model
 from musicgen.models.pretrained import recommended_sampler
-from musicgen.music.chords import shorten
+from musicgen.music.records import LeadSheet, PianoScore
 from musicgen.paths import conf_dir, resolve_checkpoint
 from musicgen.render import RenderSettings, render_all
 from musicgen.render.midi import check_tempo

@@ -13,6 +13,11 @@ def conf_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "conf"
 
 
+FAILED_JOB = "error.txt"
+"""Written into a multirun job's folder when the job stops on a user's mistake: its one line
+(``musicgen.cli``), which the sweep summary lists."""
+
+
 def cache_dir() -> Path:
     """The cache folder: ``$MUSICGEN_CACHE_DIR`` if set, else the user's cache dir."""
     root = os.environ.get("MUSICGEN_CACHE_DIR") or user_cache_dir("musicgen")

@@ -18,7 +18,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from musicgen.cli import FAILED_JOB, ArgumentParser, user_error
+from musicgen.cli import ArgumentParser
+from musicgen.errors import user_error
+from musicgen.paths import FAILED_JOB
 
 TRAIN_COLUMNS = (
     "status", "val_loss", "best_val_loss", "train_loss", "epochs", "steps", "checkpoint"

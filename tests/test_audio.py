@@ -6,7 +6,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from musicgen.data.records import LeadSheet
+from musicgen.music.records import LeadSheet
 from musicgen.render import audio
 from musicgen.render.audio import (
     BUNDLED_SOUNDFONT,

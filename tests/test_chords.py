@@ -9,7 +9,6 @@ from musicgen.music.chords import (
     canonical,
     chord_tones,
     parse_chord,
-    parse_music21_figure,
     transpose_chord,
 )
 from musicgen.paths import shared_data_dir
@@ -130,35 +129,6 @@ def test_tensions_follow_the_wjd_number_then_accidental_order():
 )
 def test_chord_scales_follow_the_documented_table(symbol, scale):
     assert set(parse_chord(symbol).scale) == scale
-
-
-def test_music21_figures_parse_with_flats_written_as_dash():
-    assert parse_music21_figure("B-7").symbol == "Bb7"
-    assert parse_music21_figure("E-m7/B-").symbol == "Eb-7/Bb"
-    assert parse_music21_figure("Cø7").symbol == "Cm7b5"
-    assert parse_music21_figure("B-").symbol == "Bb"
-    with pytest.raises(ChordParseError):
-        parse_music21_figure("B--7")  # a double flat root, not B-flat minor
-    with pytest.raises(ChordParseError):
-        parse_music21_figure("Chord Symbol Cannot Be Identified")
-
-
-def test_music21_chord_symbol_figures_parse():
-    from music21 import chord, harmony
-
-    voicings = [
-        ["C4", "E4", "G4"], ["C4", "E-4", "G4"], ["C4", "E4", "G4", "B-4"],
-        ["C4", "E4", "G4", "B4"], ["C4", "E-4", "G4", "B-4"], ["C4", "E-4", "G-4"],
-        ["C4", "E-4", "G-4", "B--4"], ["C4", "E4", "G#4"], ["C4", "E-4", "G-4", "B-4"],
-        ["C4", "F4", "G4"], ["C4", "G4"], ["C4"], ["B-3", "D4", "F4", "A-4"],
-        ["E3", "G3", "C4"], ["C4", "E4", "G#4", "B-4"], ["C4", "E-4", "G4", "B4"],
-    ]  # fmt: skip
-    figures = [harmony.chordSymbolFigureFromChord(chord.Chord(v)) for v in voicings]
-    parsed = [parse_music21_figure(f).symbol for f in figures]
-    assert parsed == [
-        "C", "C-", "C7", "Cj7", "C-7", "Co", "Co7", "C+", "Cm7b5", "Csus", "C", "NC", "Bb7",
-        "C/E", "C+7", "C-j7",
-    ]  # fmt: skip
 
 
 def test_transpose_chord_moves_root_and_bass_and_spells_with_flats():

@@ -28,8 +28,8 @@ from test_reliability import (
 )
 
 from musicgen.bench.run import parse_args as bench_args
-from musicgen.data.records import PianoScore
 from musicgen.generation import sample
+from musicgen.music.records import PianoScore
 from musicgen.render import RenderSettings, render_all
 from musicgen.sweep import main as sweep_main
 from musicgen.training import train

@@ -27,10 +27,10 @@ from musicgen.cli import one_line
 from musicgen.data import cache
 from musicgen.data.jazz import JazzDataModule
 from musicgen.data.midi import MidiFolderSource
-from musicgen.data.records import PianoScore
 from musicgen.data.sequence import SequenceDataModule
 from musicgen.data.wjazzd import WJazzDError, WJazzDSource
 from musicgen.music.chords import ChordParseError
+from musicgen.music.records import PianoScore
 from musicgen.sampling.progressions import resolve_chords
 
 

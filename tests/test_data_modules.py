@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from musicgen.data.jazz import JazzDataModule, window_lead_sheet
-from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.data.sequence import SequenceDataModule
 from musicgen.data.vocab import Vocabulary
+from musicgen.music.records import LeadSheet, PianoScore
 
 
 class ListSource:

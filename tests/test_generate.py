@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from musicgen.data.records import parse_melody_token
-from musicgen.data.vocab import SPECIALS
 from musicgen.models import JazzGPT, LSTMBaseline, Mary
 from musicgen.music.chords import parse_chord
+from musicgen.music.tokens import SPECIALS, parse_melody_token
 from musicgen.sampling.generate import (
     EOS_ID,
     MelodyState,

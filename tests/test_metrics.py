@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.metrics import functional as F
 from musicgen.metrics.modules import (
     DownbeatSTD,
@@ -16,6 +15,7 @@ from musicgen.metrics.modules import (
     RepetitionRate,
 )
 from musicgen.metrics.ngrams import DEFAULT_N, NGramIndex, record_codes
+from musicgen.music.records import LeadSheet, PianoScore
 
 TPB = 24
 C_TRIAD = frozenset({0, 4, 7})

@@ -11,10 +11,10 @@ import pytest
 from conftest import compose_config, tiny_train_overrides
 from hydra.utils import instantiate
 
-from musicgen.data.records import LeadSheet
 from musicgen.metrics.callback import MusicMetricsCallback, spread
 from musicgen.metrics.functional import inside_count
 from musicgen.models import load_model
+from musicgen.music.records import LeadSheet
 from musicgen.training import train
 
 CALLBACK = [

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from musicgen.data.vocab import SPECIALS
 from musicgen.models import JazzGPT, LSTMBaseline, Mary, load_model
 from musicgen.models.base import cosine_with_warmup, right_align
 from musicgen.models.jazzgpt import Attention
+from musicgen.music.tokens import SPECIALS
 
 CHORDS = [*SPECIALS, "C7", "F7", "G7", "D-7"]
 MELODY = [*SPECIALS, *(f"{p}:{d}" for p in (0, 60, 62, 64, 65, 67) for d in (6, 12, 24))]

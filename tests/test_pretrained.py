@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from musicgen.data.records import LeadSheet
-from musicgen.data.vocab import SPECIALS
 from musicgen.models import JazzGPT, load_model
 from musicgen.models.export import main as export_main
 from musicgen.models.pretrained import (
@@ -19,6 +17,8 @@ from musicgen.models.pretrained import (
     recommended_sampler,
     slim_checkpoint,
 )
+from musicgen.music.records import LeadSheet
+from musicgen.music.tokens import SPECIALS
 from musicgen.paths import resolve_checkpoint
 from musicgen.sampling.generate import generate_melodies, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from musicgen.data.records import REST
 from musicgen.music.quantize import quantize_melody, seconds_to_beats
+from musicgen.music.records import REST
 
 
 def _random_melody(seed: int, n: int = 300):

@@ -27,11 +27,11 @@ from musicgen.cli import run_cli, wrong_type_overrides
 from musicgen.data import cache
 from musicgen.data.jazz import JazzDataModule
 from musicgen.data.midi import MidiFolderSource
-from musicgen.data.records import PianoScore
 from musicgen.data.sequence import SequenceDataModule
 from musicgen.data.stats import main as stats_main
 from musicgen.generation import sample
 from musicgen.models import load_model
+from musicgen.music.records import PianoScore
 from musicgen.sampling.generate import generate_sequences
 from musicgen.sampling.progressions import parse_progression, resolve_chords
 from musicgen.training import train

@@ -7,7 +7,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from musicgen.data.records import LeadSheet, PianoScore
+from musicgen.music.records import LeadSheet, PianoScore
 from musicgen.paths import shared_data_dir
 from musicgen.render import render_all
 from musicgen.render.audio import PEAK, TAIL_S, AudioRenderer, num_samples, render_wav

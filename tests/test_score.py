@@ -9,8 +9,8 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.music.key import Key, chord_weights, estimate_key, spell
+from musicgen.music.records import LeadSheet, PianoScore
 from musicgen.render import RenderSettings, render_all
 from musicgen.render.midi import lead_sheet_to_midi, record_key, score_to_midi
 from musicgen.render.musicxml import engraving_pieces, lead_sheet_to_musicxml

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from musicgen.data.records import PianoScore
 from musicgen.data.tokenizers import make_tokenizer, tokenizer_from_info
 from musicgen.music.grouping import group_onsets
+from musicgen.music.records import PianoScore
 
 
 def score(notes: list[tuple[float, float, int]]) -> PianoScore:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from musicgen.data.records import REST, LeadSheet, PianoScore
 from musicgen.music.chords import parse_chord
+from musicgen.music.records import REST, LeadSheet, PianoScore
 from musicgen.music.transpose import fold_into_range, transpose_lead_sheet, transpose_score
 
 

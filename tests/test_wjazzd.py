@@ -4,7 +4,6 @@ import sqlite3
 import numpy as np
 import pytest
 
-from musicgen.data.records import REST
 from musicgen.data.stats import main as stats_main
 from musicgen.data.wjazzd import (
     WJazzDError,
@@ -14,6 +13,7 @@ from musicgen.data.wjazzd import (
     solo_progression,
 )
 from musicgen.music.chords import ChordParseError, parse_chord
+from musicgen.music.records import REST
 from musicgen.music.transpose import transpose_lead_sheet
 from musicgen.paths import shared_data_dir
 

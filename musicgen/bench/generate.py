@@ -18,8 +18,9 @@ from torch import Tensor
 from musicgen.bench.report import Row
 from musicgen.bench.timing import race, seconds
 from musicgen.bench.workloads import Sizes
-from musicgen.data.records import REST, parse_melody_token
 from musicgen.models import JazzGPT, MusicModel
+from musicgen.music.records import REST
+from musicgen.music.tokens import parse_melody_token
 from musicgen.sampling import Sampler
 from musicgen.sampling.generate import (
     MelodyState,

@@ -21,8 +21,8 @@ import torch
 from musicgen.bench.train import to_device, train_step, train_steps, training_flops
 from musicgen.bench.workloads import MODELS
 from musicgen.cli import ArgumentParser
-from musicgen.data.vocab import SPECIALS
 from musicgen.models import MusicModel
+from musicgen.music.tokens import SPECIALS
 
 # Shapes of the real data (WJD in 12 keys; ff_midi in paper tokens), from ``python -m musicgen.bench``.
 MELODY_VOCAB, CHORD_VOCAB, PIANO_VOCAB = 6499, 298, 24050

@@ -19,9 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 from musicgen.data import cache
-from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.music.harmony import name_chord
 from musicgen.music.quantize import quantize_melody
+from musicgen.music.records import LeadSheet, PianoScore
 
 _PARSE_VERSION = 1
 

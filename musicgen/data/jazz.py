@@ -9,9 +9,10 @@ import torch
 from torch.utils.data import Dataset
 
 from musicgen.data.base import SPLITS, PreparedDataModule
-from musicgen.data.records import REST, LeadSheet
-from musicgen.data.vocab import UNK, Vocabulary
+from musicgen.data.vocab import Vocabulary
 from musicgen.music.chords import canonical
+from musicgen.music.records import REST, LeadSheet
+from musicgen.music.tokens import UNK
 from musicgen.music.transpose import transpose_lead_sheet
 
 ALL_KEYS = tuple(range(-5, 7))

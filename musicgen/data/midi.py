@@ -25,7 +25,7 @@ import symusic
 from tqdm import tqdm
 
 from musicgen.data.cache import file_digest
-from musicgen.data.records import PianoScore
+from musicgen.music.records import PianoScore
 
 MIDI_SUFFIXES = (".mid", ".midi")
 DEFAULT_TEMPO = 120.0  # what MIDI players assume when a file sets none

@@ -10,9 +10,9 @@ import torch
 from torch.utils.data import Dataset
 
 from musicgen.data.base import SPLITS, PreparedDataModule
-from musicgen.data.records import PianoScore
 from musicgen.data.tokenizers import make_tokenizer
 from musicgen.data.vocab import Vocabulary
+from musicgen.music.records import PianoScore
 from musicgen.music.transpose import transpose_score
 
 

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from musicgen.data.records import PianoScore
 from musicgen.music.grouping import OnsetGroup, group_onsets
 from musicgen.music.pitch import note_name, parse_note_name
+from musicgen.music.records import PianoScore
 
 REST = "R"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
-SPECIALS = (PAD, BOS, EOS, UNK)
+from musicgen.music.tokens import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID
 
 
 class Vocabulary:
@@ -28,10 +27,10 @@ class Vocabulary:
         kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
         return cls(list(SPECIALS) + kept)
 
-    pad_id = property(lambda self: 0)
-    bos_id = property(lambda self: 1)
-    eos_id = property(lambda self: 2)
-    unk_id = property(lambda self: 3)
+    pad_id = property(lambda self: PAD_ID)
+    bos_id = property(lambda self: BOS_ID)
+    eos_id = property(lambda self: EOS_ID)
+    unk_id = property(lambda self: UNK_ID)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -50,6 +49,3 @@ class Vocabulary:
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.tokens[int(i)] for i in ids]
-
-    def is_special(self, index: int) -> bool:
-        return int(index) < len(SPECIALS)

@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from musicgen.data.cache import file_digest
-from musicgen.data.records import LeadSheet
-from musicgen.data.vocab import UNK
-from musicgen.music.chords import NC, ChordParseError, canonical, shorten
+from musicgen.errors import UserError, shorten
+from musicgen.music.chords import NC, ChordParseError, canonical
 from musicgen.music.quantize import LONG_POLICIES, quantize_melody, seconds_to_beats
+from musicgen.music.records import LeadSheet
+from musicgen.music.tokens import UNK
 
 _VERSION = 1
 UNKNOWN_CHORD_POLICIES = ("error", "unk")
@@ -50,7 +51,7 @@ REQUIRED_COLUMNS = {
 META_COLUMNS = ("performer", "title", "instrument", "style", "key", "avgtempo", "template")
 
 
-class WJazzDError(ValueError):
+class WJazzDError(UserError, ValueError):
     """A file that is not a usable Weimar Jazz Database, or a solo that cannot be read."""
 
 

@@ -28,12 +28,12 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_warn
 
 from musicgen.data.jazz import JazzDataModule
-from musicgen.data.records import LeadSheet, PianoScore
 from musicgen.data.sequence import SequenceDataModule
 from musicgen.data.tokenizers import tokenizer_from_info
 from musicgen.data.vocab import Vocabulary
 from musicgen.metrics.modules import MusicMetrics
 from musicgen.metrics.ngrams import KINDS, NGramIndex
+from musicgen.music.records import LeadSheet, PianoScore
 from musicgen.sampling.generate import generate_melodies, generate_sequences
 from musicgen.sampling.sampler import Sampler
 

@@ -17,32 +17,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from musicgen.data.records import REST, LeadSheet, PianoScore
-from musicgen.data.vocab import UNK
 from musicgen.metrics.ngrams import NGramIndex, record_codes
 from musicgen.music.chords import parse_chord
-
-Record = LeadSheet | PianoScore
+from musicgen.music.records import REST, LeadSheet, PianoScore, Record, record_notes
+from musicgen.music.tokens import UNK
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 NATURAL_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 PIANO_GROOVE_POSITIONS_PER_BEAT = 12
 """Grid for a PianoScore's groove patterns: sixteenths and eighth-note triplets both land on it."""
-
-
-def _notes(record: Record) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(onsets in beats, durations in beats, pitches) of the sounding notes, rests dropped."""
-    if isinstance(record, LeadSheet):
-        sounding = np.asarray(record.pitches) != REST
-        tpb = record.ticks_per_beat
-        return (record.onsets[sounding] / tpb,
-                np.asarray(record.durations, dtype=np.float64)[sounding] / tpb,
-                np.asarray(record.pitches, dtype=np.int64)[sounding])
-    if isinstance(record, PianoScore):
-        return (np.asarray(record.onsets, dtype=np.float64),
-                np.asarray(record.durations, dtype=np.float64),
-                np.asarray(record.pitches, dtype=np.int64))
-    raise TypeError(f"expected a LeadSheet or PianoScore, got {type(record).__name__}")
 
 
 def _beats_per_bar(record: Record, beats_per_bar: int | None) -> int:
@@ -55,7 +38,7 @@ def _span_beats(record: Record) -> float:
     """Length of the piece in beats: a lead sheet's chart (or its melody, if longer)."""
     if isinstance(record, LeadSheet):
         return max(record.num_beats, int(np.sum(record.durations)) / record.ticks_per_beat)
-    onsets, durations, _ = _notes(record)
+    onsets, durations, _ = record_notes(record)
     return float(np.max(onsets + durations)) if len(onsets) else 0.0
 
 
@@ -157,7 +140,7 @@ def downbeat_std(record: Record, beats_per_bar: int | None = None,
     audio, tracks downbeats with madmom and takes the std of the bar lengths in seconds, i.e.
     tempo steadiness. On a symbolic grid bar lengths are constant, so this reads placement.
     """
-    onsets, _, _ = _notes(record)
+    onsets, _, _ = record_notes(record)
     if isinstance(record, PianoScore):
         onsets = np.unique(np.round(onsets, 6))
     if not len(onsets):
@@ -173,7 +156,7 @@ def pitch_class_entropy(record: Record) -> float:
 
     As Wu & Yang's Jazz Transformer evaluation, but over the whole piece, not bar windows.
     """
-    _, _, pitches = _notes(record)
+    _, _, pitches = record_notes(record)
     if not len(pitches):
         return float("nan")
     counts = np.bincount(pitches % 12, minlength=12)
@@ -186,7 +169,7 @@ def scale_consistency(record: Record) -> float:
 
     A natural minor scale holds its relative major's pitch classes, so 12 distinct sets decide.
     """
-    _, _, pitches = _notes(record)
+    _, _, pitches = record_notes(record)
     if not len(pitches):
         return float("nan")
     counts = np.bincount(pitches % 12, minlength=12)
@@ -199,7 +182,7 @@ def scale_consistency(record: Record) -> float:
 
 def pitch_range(record: Record) -> float:
     """Highest minus lowest sounding pitch, in semitones."""
-    _, _, pitches = _notes(record)
+    _, _, pitches = record_notes(record)
     return float(pitches.max() - pitches.min()) if len(pitches) else float("nan")
 
 
@@ -208,7 +191,7 @@ def polyphony(record: Record) -> float:
 
     Equals the notes' total duration divided by the length of the union of their spans.
     """
-    onsets, durations, _ = _notes(record)
+    onsets, durations, _ = record_notes(record)
     if not len(onsets):
         return float("nan")
     times = np.concatenate([onsets, onsets + durations])
@@ -239,7 +222,7 @@ def groove_consistency(record: Record, positions_per_beat: int | None = None,
     n_bars = math.ceil(_span_beats(record) / bpb)
     if n_bars < 2:
         return float("nan")
-    onsets, _, _ = _notes(record)
+    onsets, _, _ = record_notes(record)
     slots = np.rint(onsets * positions_per_beat).astype(np.int64)
     patterns = np.zeros((n_bars, per_bar), dtype=np.float64)
     slots = slots[slots < n_bars * per_bar]
@@ -255,7 +238,7 @@ def empty_beat_rate(record: Record) -> float:
     n_beats = math.ceil(_span_beats(record))
     if n_beats == 0:
         return float("nan")
-    onsets, durations, _ = _notes(record)
+    onsets, durations, _ = record_notes(record)
     starts = np.floor(onsets).astype(np.int64)
     stops = np.ceil(onsets + durations).astype(np.int64)
     cover = np.zeros(n_beats + 1, dtype=np.int64)

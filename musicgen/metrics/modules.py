@@ -17,9 +17,9 @@ from typing import Any, Literal
 import torch
 from torchmetrics import Metric, MetricCollection
 
-from musicgen.data.records import LeadSheet
 from musicgen.metrics import functional as F
 from musicgen.metrics.ngrams import NGramIndex
+from musicgen.music.records import LeadSheet
 
 
 class _RecordMetric(Metric):

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from musicgen.data.records import REST, LeadSheet, PianoScore
+from musicgen.music.records import LeadSheet, PianoScore, record_notes
 
 Kind = Literal["interval", "pitch_duration"]
 KINDS: tuple[str, ...] = ("interval", "pitch_duration")
@@ -42,19 +42,13 @@ def record_codes(record: LeadSheet | PianoScore, kind: Kind, grid: int = DURATIO
     """One int64 code per note of ``record`` in the given reading (see the module docstring)."""
     if kind not in KINDS:
         raise ValueError(f"unknown n-gram kind {kind!r}; expected one of {KINDS}")
-    if isinstance(record, LeadSheet):
-        pitches = np.asarray(record.pitches, dtype=np.int64)
-        beats = np.asarray(record.durations, dtype=np.float64) / record.ticks_per_beat
-        if kind == "interval":
-            return np.diff(pitches[pitches != REST])
-    elif isinstance(record, PianoScore):
+    notes = record_notes(record, rests=kind == "pitch_duration")
+    pitches, beats = notes.pitches, notes.durations
+    if isinstance(record, PianoScore):  # a chord's notes from the bottom up
         order = np.lexsort((record.pitches, record.onsets))
-        pitches = np.asarray(record.pitches, dtype=np.int64)[order]
-        beats = np.asarray(record.durations, dtype=np.float64)[order]
-        if kind == "interval":
-            return np.diff(pitches)
-    else:
-        raise TypeError(f"expected a LeadSheet or PianoScore, got {type(record).__name__}")
+        pitches, beats = pitches[order], beats[order]
+    if kind == "interval":
+        return np.diff(pitches)
     steps = np.maximum(np.rint(beats * grid).astype(np.int64), 1)
     return steps * 128 + pitches
 

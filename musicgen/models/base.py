@@ -14,6 +14,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
+from musicgen.music.tokens import PAD_ID
+
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
 SCHEDULES = ("none", "cosine")
 
@@ -117,7 +119,7 @@ class MusicModel(L.LightningModule):
         }
 
 
-def right_align(x: Tensor, pad_id: int = 0) -> tuple[Tensor, Tensor]:
+def right_align(x: Tensor, pad_id: int = PAD_ID) -> tuple[Tensor, Tensor]:
     """Move left padding to the right: (tokens [B, T] starting at column 0, lengths [B]).
 
     The engine left-pads windows shorter than the batch's longest; recurrent models want the

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from musicgen.cli import USER_ERRORS, ArgumentParser, one_line, user_error
+from musicgen.cli import USER_ERRORS, ArgumentParser, one_line
+from musicgen.errors import user_error
 from musicgen.models import read_checkpoint
 from musicgen.models.pretrained import slim_checkpoint
 from musicgen.paths import conf_dir

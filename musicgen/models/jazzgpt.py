@@ -16,10 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from musicgen.data.vocab import SPECIALS
 from musicgen.models.base import MusicModel
-
-PAD_ID = 0
+from musicgen.music.tokens import PAD_ID, SPECIALS
 
 
 @dataclass(frozen=True)

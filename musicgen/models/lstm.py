@@ -11,11 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from musicgen.data.vocab import SPECIALS
 from musicgen.models.base import MusicModel, right_align
+from musicgen.music.tokens import PAD_ID, SPECIALS
 from musicgen.precision import run_recurrent
-
-PAD_ID = 0
 
 
 class LSTMBaseline(MusicModel):

@@ -15,11 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from musicgen.data.vocab import SPECIALS
 from musicgen.models.base import MusicModel, right_align
+from musicgen.music.tokens import PAD_ID, SPECIALS
 from musicgen.precision import run_recurrent
-
-PAD_ID = 0
 
 
 class SeqSelfAttention(nn.Module):

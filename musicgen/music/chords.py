@@ -8,12 +8,10 @@ spelled with one name per pitch class (flats: C Db D Eb E F Gb G Ab A Bb B), so 
 ``Bb-7`` are one chord and one token; a bass equal to the root is dropped.
 
 Lead-sheet spellings (``Cm7``, ``Cmaj7``, ``CΔ7``, ``C7(b9)``, ``C7#9``, ``Cø``, ``Cdim7``,
-``C13``, ``C7sus4``, ``Cm(maj7)``, ``N.C.`` …) and music21's figures map to the same chords.
-Where one string reads differently in the two syntaxes, the WJD reading wins: ``C79b13`` is
-7(b9, 13), not 7(9, b13). music21 writes flats as ``-`` (``B-7`` is its B-flat seventh, WJD's
-B minor seventh), so its figures go through :func:`parse_music21_figure`. A power chord
-(music21's ``Cpower``, lead-sheet ``C5``) reads as the major triad it usually implies, a
-``pedal`` as ``NC``; ``sus2``, ``add`` chords and dominant ``7b5`` have no WJD quality and raise.
+``C13``, ``C7sus4``, ``Cm(maj7)``, ``N.C.`` …) map to the same chords. Where one string reads
+differently in the two syntaxes, the WJD reading wins: ``C79b13`` is 7(b9, 13), not
+7(9, b13). A power chord (music21's ``Cpower``, lead-sheet ``C5``) reads as the major triad it
+usually implies, a ``pedal`` as ``NC``; ``sus2``, ``add`` chords and dominant ``7b5`` have no WJD quality and raise.
 
 Chord tones follow the shared database README's method: root, third, fifth and the written
 seventh or sixth, root first; ``sus`` has the fourth instead of the third, ``m7b5`` is half-diminished,
@@ -46,12 +44,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-NOTE_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+from musicgen.errors import UserError, shorten
+from musicgen.music.pitch import FLAT_NAMES
+
 NC = "NC"
 
 _LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ROOT_RE = re.compile(r"([A-G])([b#]?)")
-_MUSIC21_FLATS_RE = re.compile(r"([A-G])(-+)")
 _DEGREE_INTERVAL = {9: 2, 11: 5, 13: 9}
 _ACCIDENTAL = {"b": -1, "-": -1, "#": 1, "+": 1, "": 0}
 _TENSIONS_OK = {(9, -1), (9, 0), (9, 1), (11, 0), (11, 1), (13, -1), (13, 0)}
@@ -112,16 +111,7 @@ _Quality = tuple[str, str | None, tuple[_Tension, ...]]  # (family, seventh, ten
 _WHOLE_QUALITIES: dict[str, _Quality] = {"power": ("maj", None, ()), "5": ("maj", None, ())}
 
 
-def shorten(text: str, limit: int = 60) -> str:
-    """``text`` cut to at most ``limit`` characters, saying how long it was: an error that echoes
-    a user's input (a whole progression typed without spaces) must stay one readable line."""
-    if len(text) <= limit:
-        return text
-    tail = f"… ({len(text)} characters)"
-    return text[: max(limit - len(tail), 0)] + tail
-
-
-class ChordParseError(ValueError):
+class ChordParseError(UserError, ValueError):
     """A chord symbol that neither WJD nor lead-sheet syntax reads; ``.symbol`` holds it."""
 
     def __init__(self, symbol: object, reason: str = ""):
@@ -149,8 +139,8 @@ class Chord:
     def symbol(self) -> str:
         if self.root is None:
             return NC
-        bass = "" if self.bass is None else f"/{NOTE_NAMES[self.bass]}"
-        return f"{NOTE_NAMES[self.root]}{self.quality}{bass}"
+        bass = "" if self.bass is None else f"/{FLAT_NAMES[self.bass]}"
+        return f"{FLAT_NAMES[self.root]}{self.quality}{bass}"
 
 
 NO_CHORD = Chord(root=None, quality=NC, bass=None, tones=(), tensions=(), scale=())
@@ -179,24 +169,9 @@ def transpose_chord(symbol: str, semitones: int) -> str:
     chord = parse_chord(symbol)
     if chord.is_nc:
         return NC
-    root = NOTE_NAMES[(chord.root + semitones) % 12]
-    bass = "" if chord.bass is None else "/" + NOTE_NAMES[(chord.bass + semitones) % 12]
+    root = FLAT_NAMES[(chord.root + semitones) % 12]
+    bass = "" if chord.bass is None else "/" + FLAT_NAMES[(chord.bass + semitones) % 12]
     return canonical(f"{root}{chord.quality}{bass}")
-
-
-def parse_music21_figure(figure: str) -> Chord:
-    """A music21 chord-symbol figure (flats written ``-``: ``B-7``, ``E-m7/B-``) as a Chord."""
-    if not isinstance(figure, str):
-        raise ChordParseError(figure, "not a string")
-    head, slash, bass = figure.partition("/")
-    flats = _MUSIC21_FLATS_RE.match(head)
-    if flats:
-        head = flats[1] + "b" * len(flats[2]) + head[flats.end() :]
-    bass = bass.replace("-", "b")
-    try:
-        return parse_chord(head + slash + bass)
-    except ChordParseError as error:
-        raise ChordParseError(figure, str(error)) from None
 
 
 @lru_cache(maxsize=8192)

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from musicgen.music.chords import ChordParseError, parse_chord
+from musicgen.music.pitch import FLAT_NAMES, SHARP_NAMES
 
 MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
 MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 
 _MAJOR_SHARPS = (0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5)
 """Sharps (negative: flats) of the major key on each tonic pitch class; F# (6 sharps) over Gb."""
-_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-_FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 
 TONIC_WEIGHT = 4.0
 """Extra weight of the first and last chord roots (in beats of chord tones)."""
@@ -55,8 +54,8 @@ def spell(pitch_class: int, sharps: int) -> str:
     flats in flat keys and in C (blue notes Eb, Bb, Ab), except F# in C (the raised fourth)."""
     pc = int(pitch_class) % 12
     if sharps > 0 or (sharps == 0 and pc == 6):
-        return _SHARP_NAMES[pc]
-    return _FLAT_NAMES[pc]
+        return SHARP_NAMES[pc]
+    return FLAT_NAMES[pc]
 
 
 def estimate_key(weights: Iterable[float]) -> Key:

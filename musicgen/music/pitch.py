@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
+FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+"""One name per pitch class, black keys as flats: how chord symbols spell roots and basses."""
+SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+"""Black keys as sharps: how a key signature with sharps spells them."""
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+"""The spelling of note names (``note_name``) and tokens built from them: the common
+accidental of each black key. Changing it would rename the tokens of trained vocabularies."""
 _LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _NOTE_RE = re.compile(r"^([A-Ga-g])([#b\-]*)(-?\d+)$")
 

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from musicgen.data.records import REST
+from musicgen.music.records import REST
 
 LONG_POLICIES = ("split", "clip")
 

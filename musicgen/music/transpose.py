@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from musicgen.data.records import REST, LeadSheet, PianoScore
-from musicgen.data.vocab import UNK
 from musicgen.music.chords import transpose_chord
+from musicgen.music.records import REST, LeadSheet, PianoScore
+from musicgen.music.tokens import UNK
 
 POLICIES = ("fold", "drop")
 

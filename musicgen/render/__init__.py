@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from musicgen.data.records import LeadSheet, PianoScore
+from musicgen.music.records import LeadSheet, PianoScore
 from musicgen.render.midi import check_tempo
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from musicgen.data.records import LeadSheet, PianoScore
+from musicgen.music.records import LeadSheet, PianoScore
 from musicgen.render.midi import lead_sheet_to_pretty_midi, score_to_pretty_midi
 
 TAIL_S = 0.5

@@ -10,7 +10,8 @@ import csv
 from collections.abc import Mapping
 from pathlib import Path
 
-from musicgen.cli import ArgumentParser, user_error
+from musicgen.cli import ArgumentParser
+from musicgen.errors import user_error
 
 
 def epoch_losses(metrics_csv: str | Path) -> dict[str, list[tuple[int, float]]]:

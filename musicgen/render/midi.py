@@ -7,9 +7,9 @@ from pathlib import Path
 import mido
 import pretty_midi
 
-from musicgen.data.records import REST, LeadSheet, PianoScore
-from musicgen.data.vocab import UNK
 from musicgen.music.key import Key, chord_weights, estimate_key, pitch_class_weights
+from musicgen.music.records import REST, LeadSheet, PianoScore
+from musicgen.music.tokens import UNK
 
 RESOLUTION = 480
 """MIDI ticks per quarter note: divisible by 24, so every lead-sheet grid tick is exact."""

@@ -29,8 +29,8 @@ from music21 import (
 )
 from music21 import tie as m21tie
 
-from musicgen.data.records import REST, LeadSheet, PianoScore
 from musicgen.music.key import spell
+from musicgen.music.records import REST, LeadSheet, PianoScore
 from musicgen.render.midi import instrument_label, record_key
 
 GRID = (4, 6)

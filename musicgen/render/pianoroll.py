@@ -9,27 +9,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from musicgen.data.records import REST, LeadSheet, PianoScore
+from musicgen.music.records import LeadSheet, PianoScore, record_notes
 
 Note = tuple[float, float, int]
 """(onset in beats, duration in beats, MIDI pitch)."""
-
-
-def record_notes(record: LeadSheet | PianoScore) -> list[Note]:
-    """The sounding notes of a record in beats (lead-sheet rests dropped)."""
-    if isinstance(record, LeadSheet):
-        tpb = record.ticks_per_beat
-        return [
-            (int(onset) / tpb, int(duration) / tpb, int(pitch))
-            for onset, duration, pitch in zip(
-                record.onsets, record.durations, record.pitches, strict=True
-            )
-            if pitch != REST
-        ]
-    return [
-        (float(o), float(d), int(p))
-        for o, d, p in zip(record.onsets, record.durations, record.pitches, strict=True)
-    ]
 
 
 def _chord_labels(chords: tuple[str, ...]) -> list[tuple[int, str]]:
@@ -44,7 +27,10 @@ def plot_piano_roll(
 ) -> Path:
     """Save a piano roll; lead sheets also get their chord changes written along the top."""
     is_sheet = isinstance(record, LeadSheet)
-    notes = record_notes(record) if isinstance(record, LeadSheet | PianoScore) else list(record)
+    if isinstance(record, LeadSheet | PianoScore):
+        notes = list(zip(*(a.tolist() for a in record_notes(record)), strict=True))
+    else:
+        notes = list(record)
     if is_sheet:
         beats_per_bar = record.beats_per_bar
     end = max([o + d for o, d, _ in notes] + [record.num_beats if is_sheet else 0, 1.0])

@@ -20,11 +20,19 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from musicgen.data.records import REST, melody_token, parse_melody_token
-from musicgen.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
+from musicgen.data.vocab import Vocabulary
+from musicgen.music.records import REST
+from musicgen.music.tokens import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    SPECIALS,
+    UNK_ID,
+    melody_token,
+    parse_melody_token,
+)
 
-PAD_ID, BOS_ID, EOS_ID = SPECIALS.index(PAD), SPECIALS.index(BOS), SPECIALS.index(EOS)
-MELODY_BANNED = [SPECIALS.index(t) for t in (PAD, BOS, UNK)]
+MELODY_BANNED = [PAD_ID, BOS_ID, UNK_ID]
 SEQUENCE_BANNED = list(range(len(SPECIALS)))
 
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from musicgen.data.records import REST, parse_melody_token
+from musicgen.music.records import REST
+from musicgen.music.tokens import parse_melody_token
 from musicgen.sampling.transforms import NEEDS_K, SCALE_FREE, TRANSFORMS
 
 CHORD_MODES = ("tones", "scale")

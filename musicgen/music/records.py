@@ -2,14 +2,18 @@
 
 ``LeadSheet`` is a melody over one chord per beat (what JazzGPT reads and writes);
 ``PianoScore`` is a bag of piano notes in beats (what MAR-Y and the LSTM learn from).
-Sources (WJD, MIDI folders, the embedded chorales) only have to produce these.
+Sources (WJD, MIDI folders, the embedded chorales) only have to produce these, and every
+reader of music (metrics, n-grams, rendering) takes its notes in beats from ``record_notes``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
+
+from musicgen.music.tokens import melody_token, parse_melody_token
 
 REST = 0
 """Pitch value of an explicit rest in a LeadSheet melody."""
@@ -61,21 +65,6 @@ class LeadSheet:
         return cls(id=id, pitches=pitches, durations=durations, chords=tuple(chords), **fields)
 
 
-def melody_token(pitch: int, ticks: int) -> str:
-    return f"{int(pitch)}:{int(ticks)}"
-
-
-def parse_melody_token(token: str) -> tuple[int, int]:
-    """``"60:12"`` -> (60, 12); raises ValueError naming the token otherwise."""
-    pitch, sep, ticks = token.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return int(pitch), int(ticks)
-    except ValueError:
-        raise ValueError(f"not a melody token (pitch:ticks): {token!r}") from None
-
-
 @dataclass(frozen=True)
 class PianoScore:
     """Polyphonic piano notes measured in beats (from the file's own tempo map)."""
@@ -98,3 +87,30 @@ class PianoScore:
 
     def with_(self, **changes) -> PianoScore:
         return replace(self, **changes)
+
+
+Record = LeadSheet | PianoScore
+
+
+class Notes(NamedTuple):
+    """A record's notes as arrays: onsets and durations in beats, MIDI pitches."""
+
+    onsets: np.ndarray  # float64, beats
+    durations: np.ndarray  # float64, beats
+    pitches: np.ndarray  # int64
+
+
+def record_notes(record: Record, rests: bool = False) -> Notes:
+    """The notes of a record in beats: a lead sheet's melody events in time order (its rests
+    dropped unless ``rests``, kept as pitch ``REST``), a piano score's notes as stored."""
+    if isinstance(record, LeadSheet):
+        keep = np.ones(len(record.pitches), dtype=bool) if rests else np.asarray(record.pitches) != REST
+        tpb = record.ticks_per_beat
+        return Notes(record.onsets[keep] / tpb,
+                     np.asarray(record.durations, dtype=np.float64)[keep] / tpb,
+                     np.asarray(record.pitches, dtype=np.int64)[keep])
+    if isinstance(record, PianoScore):
+        return Notes(np.asarray(record.onsets, dtype=np.float64),
+                     np.asarray(record.durations, dtype=np.float64),
+                     np.asarray(record.pitches, dtype=np.int64))
+    raise TypeError(f"expected a LeadSheet or PianoScore, got {type(record).__name__}")
