@@ -1,16 +1,9 @@
-"""Train a model: ``python train.py model=mary model.blocks=2 trainer.max_epochs=150``."""
+"""Train a model: ``python train.py model=mary model.blocks=2 trainer.max_epochs=150``.
 
-import hydra
-from omegaconf import DictConfig
+The command is ``musicgen.commands.train`` (also installed as ``musicgen-train``).
+"""
 
-from musicgen.cli import launch, run_cli
-from musicgen.training import train
-
-
-@hydra.main(config_path="conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    run_cli(train, cfg)
-
+from musicgen.commands.train import main
 
 if __name__ == "__main__":
-    launch(main)
+    main()

@@ -1,4 +1,10 @@
-"""Entry-point glue: a user's mistake ends in one clear line, not a traceback."""
+"""Entry-point glue: every command's shape, and a user's mistake as one clear line, not a traceback.
+
+A Hydra command is ``main = hydra_command("<config>", job)``: Hydra composes
+``conf/<config>.yaml`` with the command line and ``job(cfg)`` runs under ``run_cli``. The
+commands whose arguments are files (``sweep``, ``export``, ``curves``, ``bench``) use
+``ArgumentParser`` instead, with the same one-line errors.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import hydra
 import hydra._internal.utils as hydra_utils
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -76,14 +83,29 @@ def run_cli(job: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
 def remove_if_unused(run: Path) -> None:
     """Remove a run folder holding only what Hydra wrote before the job (``.hydra``, its log),
     so a command that failed leaves no empty run behind."""
-    if not run.is_dir():
-        return
+    if not run.is_dir() or run.resolve() == Path.cwd().resolve():
+        return  # a command that writes nothing (stats) runs in the working directory
     made = [p for p in run.iterdir() if p.name != ".hydra" and not (p.suffix == ".log" and p.is_file())]
     if made:
         return
     shutil.rmtree(run, ignore_errors=True)
     with contextlib.suppress(OSError):
         run.parent.rmdir()  # the date folder, when this was its only run
+
+
+def hydra_command(config_name: str, job: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+    """A command's ``main``: Hydra composes ``conf/<config_name>.yaml`` with the command line
+    (the run folder, logging and ``hydra.job.name`` come from the shared ``hydra/output``
+    config), then ``job(cfg)`` runs under ``run_cli``; a bad command line is one line too."""
+
+    @hydra.main(config_path=str(conf_dir()), config_name=config_name, version_base="1.3")
+    def task(cfg: DictConfig) -> Any:
+        return run_cli(job, cfg)
+
+    def main() -> Any:
+        return launch(task)
+
+    return main
 
 
 def launch(main: Callable[[], Any]) -> Any:
@@ -110,11 +132,6 @@ def exit_on_config_error(func: Callable[[], Any]) -> Any:
             raise
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
-
-
-def compose_or_exit(config_name: str, overrides: list[str]) -> DictConfig:
-    """The config a command line composes (for commands without ``hydra.main``), or one line."""
-    return exit_on_config_error(lambda: _compose(config_name, overrides))
 
 
 def _hydra_line(err: HydraException) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_cache_dir
 
@@ -34,31 +35,9 @@ def shared_data_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def resolve_checkpoint(spec: str | os.PathLike, outputs: str | os.PathLike = "outputs") -> Path:
-    """A checkpoint path from a user's ``ckpt_path``.
-
-    ``latest`` is the newest ``*.ckpt`` under ``outputs``; ``last`` the newest ``last.ckpt``
-    (what an interrupted run resumes from); ``pretrained:<name>`` a model shipped with the
-    package; anything else must be an existing file.
-    """
-    spec = str(spec)
-    if spec.startswith("pretrained:"):
-        from musicgen.models.pretrained import pretrained_path
-
-        return pretrained_path(spec)
-    if spec in ("latest", "last"):
-        return newest_checkpoints(spec, outputs)[0]
-    path = Path(spec).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt_path={spec}: no such checkpoint file")
-    return path
-
-
-def newest_checkpoints(spec: str, outputs: str | os.PathLike) -> list[Path]:
-    """Checkpoints under ``outputs`` newest first: every ``*.ckpt`` for ``latest``, every
-    ``last.ckpt`` for ``last``; a one-line error when there is none."""
-    pattern = "last.ckpt" if spec == "last" else "*.ckpt"
-    found = sorted(Path(outputs).rglob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
-    if not found:
-        raise FileNotFoundError(f"ckpt_path={spec}: no {pattern} under {Path(outputs).resolve()}")
-    return found
+def run_dir(cfg: Any) -> Path:
+    """The folder a command's run writes into (its config's ``paths.run_dir``, Hydra's run
+    folder), created if need be."""
+    out = Path(cfg.paths.run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out

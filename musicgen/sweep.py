@@ -18,7 +18,6 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from musicgen.cli import ArgumentParser
 from musicgen.errors import user_error
 from musicgen.paths import FAILED_JOB
 
@@ -167,17 +166,7 @@ class SweepSummary(Callback):
             user_error(f"{len(failed)} of {len(rows)} jobs failed (job {numbers}): see {md_path}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(prog="python -m musicgen.sweep", description=__doc__.split("\n")[0])
-    parser.add_argument("folder", help="the multirun folder (outputs/multirun/<date>/<time>)")
-    args = parser.parse_args(argv)
-    try:
-        _, md_path = write_summary(args.folder)
-    except (OSError, ValueError) as err:
-        user_error(str(err))
-    print(md_path.read_text(), end="")
-    print(f"written: {md_path.with_suffix('.csv')} and {md_path}")
+if __name__ == "__main__":  # the command's first name
+    from musicgen.commands.sweep import main
 
-
-if __name__ == "__main__":
     main()

@@ -28,10 +28,12 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 import musicgen
-from musicgen.callbacks import AtomicCheckpointIO, FiniteLossGuard, GracefulStop, RunInfo
+from musicgen.callbacks.checkpointing import AtomicCheckpointIO, RunInfo
+from musicgen.callbacks.guards import FiniteLossGuard, GracefulStop
 from musicgen.loggers import finish_wandb
 from musicgen.models import MusicModel, model_family
-from musicgen.paths import newest_checkpoints, resolve_checkpoint
+from musicgen.models.checkpoint import newest_checkpoints, resolve_checkpoint
+from musicgen.paths import run_dir
 from musicgen.precision import precision_note, resolve_precision
 from musicgen.resume import Candidate, choose, data_record, read_candidates, transfer_weights
 
@@ -51,12 +53,6 @@ def git_commit() -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no") if commit else None
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
-
-
-def run_dir(cfg: DictConfig) -> Path:
-    out = Path(cfg.paths.run_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def start_candidates(cfg: DictConfig, out: Path) -> tuple[list[Candidate], str | None, bool]:

@@ -1,7 +1,10 @@
-"""Shared fixtures: an isolated cache and output folder per test session, Hydra config builders."""
+"""Shared fixtures: an isolated cache per test session, Hydra config builders, tiny checkpoints.
+
+Helpers that are not fixtures live in ``helpers.py``; test modules never import each other."""
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -11,9 +14,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from musicgen.paths import shared_data_dir
+from musicgen.paths import conf_dir, shared_data_dir
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+CONF_DIR = str(conf_dir())
 
 # Tiny settings that keep every model's end-to-end run to seconds on 2 cores.
 TINY_MODEL = {
@@ -50,12 +53,14 @@ def compose_config(name: str, overrides: list[str], run_dir: Path) -> DictConfig
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose(name, overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):
         cfg.paths.run_dir = str(run_dir)
         cfg.paths.outputs = str(run_dir.parent)
-        del cfg.hydra
-    return cfg
+    HydraConfig.instance().set_config(cfg)  # its hydra node reads this whole config, as in a run
+    job = copy.deepcopy(cfg)
+    with open_dict(job):
+        del job.hydra
+    return job
 
 
 def tiny_train_overrides(model: str) -> list[str]:
@@ -87,3 +92,24 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+class TrainedOnce(dict):
+    """Model family -> a tiny checkpoint trained on a few chorales, trained on first use."""
+
+    def __init__(self, root: Path):
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, model: str) -> Path:
+        from musicgen.training import train
+
+        self[model] = train(compose_config("train", tiny_train_overrides(model), self.root / model))
+        HydraConfig.instance().cfg = None
+        return self[model]
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> TrainedOnce:
+    """Tiny JazzGPT, MAR-Y and LSTM checkpoints, shared by every test that only reads them."""
+    return TrainedOnce(tmp_path_factory.mktemp("tiny-checkpoints"))

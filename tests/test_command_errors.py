@@ -18,31 +18,17 @@ from pathlib import Path
 
 import pytest
 from conftest import compose_config, tiny_train_overrides
-from hydra.core.hydra_config import HydraConfig
-from test_reliability import (
-    cli_error,
-    one_error_line,
-    sample_cfg,
-    stats_error,
-    the_error_line,
-)
+from helpers import cli_error, entry_point, one_error_line, sample_cfg, stats_error, the_error_line
 
 from musicgen.bench.run import parse_args as bench_args
-from musicgen.generation import sample
+from musicgen.cli import wrong_type_overrides
+from musicgen.commands.sample import sample
+from musicgen.commands.sweep import main as sweep_main
 from musicgen.music.records import PianoScore
 from musicgen.render import RenderSettings, render_all
-from musicgen.sweep import main as sweep_main
 from musicgen.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def mary_ckpt(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("command-errors")
-    found = train(compose_config("train", tiny_train_overrides("mary"), root / "mary"))
-    HydraConfig.instance().cfg = None
-    return found
 
 
 def run_command(*args: str, outputs: Path) -> subprocess.CompletedProcess:
@@ -113,9 +99,9 @@ def test_a_failed_sample_run_leaves_no_run_folder(tmp_path):
     assert not list((tmp_path / "sample").glob("*/*")), "an empty run folder was left behind"
 
 
-def test_a_multirun_goes_on_past_a_bad_point_and_its_summary_says_why(mary_ckpt, tmp_path):
+def test_a_multirun_goes_on_past_a_bad_point_and_its_summary_says_why(checkpoints, tmp_path):
     result = run_command(
-        "sample.py", "-m", "sampler=topk", "sampler.k=0,5", f"ckpt_path={mary_ckpt}",
+        "sample.py", "-m", "sampler=topk", "sampler.k=0,5", f"ckpt_path={checkpoints['mary']}",
         "num_samples=1", "num_notes=8", "formats=[mid]", outputs=tmp_path,
     )
     assert result.returncode == 2, result.stderr[-2000:]
@@ -147,9 +133,85 @@ def _peak_python_memory(ckpt: Path, out: Path, num_samples: int, batch_size: int
     return peak
 
 
-def test_many_samples_are_made_in_batches_with_flat_memory(mary_ckpt, tmp_path, one_thread):
-    few = _peak_python_memory(mary_ckpt, tmp_path / "few", num_samples=4, batch_size=4)
-    many = _peak_python_memory(mary_ckpt, tmp_path / "many", num_samples=48, batch_size=4)
-    at_once = _peak_python_memory(mary_ckpt, tmp_path / "at-once", num_samples=48, batch_size=48)
+def test_many_samples_are_made_in_batches_with_flat_memory(checkpoints, tmp_path, one_thread):
+    few = _peak_python_memory(checkpoints["mary"], tmp_path / "few", num_samples=4, batch_size=4)
+    many = _peak_python_memory(checkpoints["mary"], tmp_path / "many", num_samples=48, batch_size=4)
+    at_once = _peak_python_memory(checkpoints["mary"], tmp_path / "at-once", num_samples=48, batch_size=48)
     assert at_once > 1.3 * few, "the measurement must see what holding every sample costs"
     assert many < 1.15 * few, f"peak {many} bytes for 48 samples, {few} for 4"
+
+
+def test_an_unknown_config_key_is_hydras_message_without_a_traceback(tmp_path):
+    result = entry_point("train.py", "model.nope=1", outputs=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "Key 'nope' is not in struct" in result.stderr and "model.nope" in result.stderr
+    assert "run directory" not in result.stdout
+
+
+def test_a_value_of_the_wrong_type_stops_train_py_before_any_data_is_read(tmp_path):
+    result = entry_point("train.py", "trainer.max_epochs=abc", outputs=tmp_path)
+    assert (
+        the_error_line(result)
+        == "error: trainer.max_epochs=abc: expected a number (the default is 3)"
+    )
+    assert [p for p in tmp_path.rglob("config.yaml") if p.parent.name != ".hydra"] == []
+
+
+@pytest.mark.parametrize(
+    "config, overrides, expected",
+    [
+        (
+            "train",
+            ["model=mary", "model.blocks=two"],
+            ["model.blocks=two: expected a number (the default is 2)"],
+        ),
+        (
+            "train",
+            ["trainer.deterministic=yes"],
+            ["trainer.deterministic=yes: expected true or false (the default is false)"],
+        ),
+        (
+            "sample",
+            ["sampler=topk", "sampler.k=abc"],
+            ["sampler.k=abc: expected a number (the default is 15)"],
+        ),
+        ("sample", ["num_samples='3'"], ["num_samples='3': expected a number (the default is 4)"]),
+        ("sample", ["tempo=92.5", "seed=3", "key=F", "chords=7", "wjazzd_path=null"], []),
+        (
+            "train",
+            ["model=lstm", "data.context=${model.context}", "trainer.max_epochs=null", "+foo=bar"],
+            [],
+        ),
+    ],
+    ids=[
+        "int-as-word",
+        "bool-as-word",
+        "group-default",
+        "quoted-number",
+        "good-values",
+        "null-interpolation-add",
+    ],
+)
+def test_wrong_type_overrides_name_the_key_and_what_it_needs(config, overrides, expected):
+    groups = {"model", "trainer", "logger", "data", "sampler"}
+    assert wrong_type_overrides(config, overrides, groups) == expected
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("model.attention=nope", "model: attention must be 'additive' or 'dot', got 'nope'"),
+        ("+model.colour=blue", "model: TypeError: Mary.__init__() got an unexpected keyword argument 'colour'"),
+    ],
+    ids=["bad-choice", "unknown-argument"],
+)  # fmt: skip
+def test_a_model_that_cannot_be_built_is_one_line_naming_the_model(
+    override, expected, tmp_path, capsys
+):
+    cfg = compose_config("train", [*tiny_train_overrides("mary"), override], tmp_path)
+    assert cli_error(train, cfg, capsys) == f"error: {expected}"
+
+
+def test_a_jazzgpt_training_window_longer_than_max_len_names_the_limit(tmp_path, capsys):
+    cfg = compose_config("train", [*tiny_train_overrides("jazzgpt"), "model.max_len=16"], tmp_path)
+    assert "longer than max_len=16" in cli_error(train, cfg, capsys)

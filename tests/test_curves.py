@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from musicgen.render.curves import epoch_losses, main
+from musicgen.commands.curves import main
+from musicgen.render.curves import epoch_losses
 
 CSV = """epoch,step,train/loss,val/loss
 0,9,5.0,

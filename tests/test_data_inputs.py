@@ -18,14 +18,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_data_modules import ListSource, make_sheet
-from test_midi_source import write_song
-from test_reliability import CountingSource, sequence_module, stats_error
-from test_wjazzd import _make_db
+from helpers import (
+    CountingSource,
+    ListSource,
+    make_sheet,
+    make_wjd_db,
+    sequence_module,
+    stats_error,
+    write_song,
+)
 
 from musicgen.cli import one_line
 from musicgen.data import cache
-from musicgen.data.jazz import JazzDataModule
+from musicgen.data.leadsheet import LeadSheetDataModule
 from musicgen.data.midi import MidiFolderSource
 from musicgen.data.sequence import SequenceDataModule
 from musicgen.data.wjazzd import WJazzDError, WJazzDSource
@@ -55,7 +60,7 @@ NEEDS_PERMISSIONS = pytest.mark.skipif(
 
 def wjd(tmp_path: Path, *statements: str) -> Path:
     """The tiny official-schema database, changed by ``statements``."""
-    path = _make_db(tmp_path / "tiny.db")
+    path = make_wjd_db(tmp_path / "tiny.db")
     with sqlite3.connect(path) as db:
         for statement in statements:
             db.execute(statement)
@@ -89,7 +94,7 @@ def test_notes_that_every_filter_drops_are_refused_naming_the_filter(tmp_path):
 
 def test_training_windows_of_silence_are_refused_by_the_jazz_module():
     silent = [make_sheet(i).with_(pitches=np.zeros_like(make_sheet(i).pitches)) for i in range(6)]
-    module = JazzDataModule(ListSource(silent, "silent"), transpositions=[0], use_cache=False)
+    module = LeadSheetDataModule(ListSource(silent, "silent"), transpositions=[0], use_cache=False)
     with pytest.raises(ValueError, match=r"^ListSource: the training split has \d+ windows but not one note"):
         module.setup()
 
@@ -220,7 +225,7 @@ def test_duplicates_never_reach_validation_or_test_apart_from_their_copies(tmp_p
 
 def wal_database(folder: Path) -> Path:
     folder.mkdir()
-    path = _make_db(folder / "wal.db")
+    path = make_wjd_db(folder / "wal.db")
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
     return path
@@ -364,3 +369,29 @@ def test_a_progression_typed_without_spaces_gives_a_short_line_naming_the_bar():
 def test_no_error_line_is_longer_than_a_screenful():
     line = one_line(ValueError("chords=" + "C7 | " * 8000 + "is too long"))
     assert len(line) <= 400 and line.endswith("(40018 characters)")
+
+
+@pytest.mark.parametrize(
+    "data, make, expected",
+    [
+        ("wjazzd", lambda p: p / "missing.db", "Weimar Jazz Database not found: {path}"),
+        (
+            "wjazzd",
+            lambda p: p,
+            "{path} is a folder, but the Weimar Jazz Database is a file: give the path of wjazzd.db",
+        ),
+        ("midi", lambda p: p / "missing", "MIDI folder not found: {path}"),
+        ("midi", lambda p: p, "no .mid/.midi files under {path}"),
+    ],
+    ids=["missing-wjd", "wjd-path-is-a-folder", "missing-midi-folder", "empty-midi-folder"],
+)
+def test_data_paths_that_hold_no_data_are_named(data, make, expected, tmp_path, capsys):
+    path = make(tmp_path)
+    line = stats_error(["model=mary", f"data={data}", f"data.path={path}"], capsys)
+    assert line == "error: " + expected.format(path=path)
+
+
+def test_a_data_config_without_its_path_asks_for_it(capsys):
+    assert stats_error(["data=wjazzd"], capsys) == (
+        "error: data.path is not set: add data.path=... to the command"
+    )

@@ -1,40 +1,16 @@
-"""JazzDataModule and SequenceDataModule on small in-memory sources: windows, splits, vocab, cache."""
+"""LeadSheetDataModule and SequenceDataModule on small in-memory sources: windows, splits, vocab, cache."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from helpers import CountingSource, ListSource, make_sheet, sequence_module
 
-from musicgen.data.jazz import JazzDataModule, window_lead_sheet
+from musicgen.data.leadsheet import LeadSheetDataModule, window_lead_sheet
 from musicgen.data.sequence import SequenceDataModule
 from musicgen.data.vocab import Vocabulary
 from musicgen.music.records import LeadSheet, PianoScore
-
-
-class ListSource:
-    """A source over records made in the test; counts how often it is asked to load."""
-
-    def __init__(self, records, name="list"):
-        self.records, self.name, self.loads = records, name, 0
-
-    def fingerprint(self) -> dict:
-        return {"name": self.name, "ids": [r.id for r in self.records]}
-
-    def load(self):
-        self.loads += 1
-        return self.records, {"records": len(self.records)}
-
-
-def make_sheet(index: int, bars: int = 6) -> LeadSheet:
-    rng = np.random.default_rng(index)
-    total = bars * 4 * 24
-    durations = rng.choice([6, 12, 24, 36], size=total // 6)
-    durations = durations[np.cumsum(durations) <= total]
-    durations = np.append(durations, total - durations.sum()) if durations.sum() < total else durations
-    pitches = np.where(rng.random(len(durations)) < 0.2, 0, rng.integers(60, 72, len(durations)))
-    chords = tuple(["C7", "F7", "G-7", "Bbj7"][(b // 4) % 4] for b in range(bars * 4))
-    return LeadSheet(f"sheet{index}", pitches, durations, chords, group=f"sheet{index}")
 
 
 def make_score(index: int) -> PianoScore:
@@ -61,13 +37,13 @@ def test_a_note_sounding_into_a_window_becomes_a_rest_there():
 
 def test_jazz_splits_are_disjoint_by_source_in_every_key_and_vocab_comes_from_train():
     source = ListSource([make_sheet(i) for i in range(10)])
-    dm = JazzDataModule(source, transpositions=[0, 1, 2], window_bars=2, hop_bars=2, val_fraction=0.2,
+    dm = LeadSheetDataModule(source, transpositions=[0, 1, 2], window_bars=2, hop_bars=2, val_fraction=0.2,
                         test_fraction=0.2, seed=3, use_cache=False)
     dm.setup()
     report = dm.report
     assert sum(report["sources_per_split"].values()) == 10
     assert report["sources_per_split"]["val"] == 2 and report["sources_per_split"]["test"] == 2
-    train_tokens = {t for w in dm.lead_sheets("train") for t in w.tokens()}
+    train_tokens = {t for w in dm.records("train") for t in w.tokens()}
     assert set(Vocabulary(dm.model_inputs()["melody_vocab"]).tokens[4:]) == train_tokens
     batch = next(iter(dm.train_dataloader()))
     assert batch["melody"][:, 0].eq(1).all() and batch["chords"].shape[1] == 8
@@ -75,11 +51,11 @@ def test_jazz_splits_are_disjoint_by_source_in_every_key_and_vocab_comes_from_tr
 
 def test_prepared_data_is_cached_and_a_second_module_never_reloads_the_source():
     source = ListSource([make_sheet(i) for i in range(5)], name="cached")
-    JazzDataModule(source, transpositions=[0], window_bars=2).prepare_data()
-    again = JazzDataModule(source, transpositions=[0], window_bars=2)
+    LeadSheetDataModule(source, transpositions=[0], window_bars=2).prepare_data()
+    again = LeadSheetDataModule(source, transpositions=[0], window_bars=2)
     again.setup()
     assert source.loads == 1
-    changed = JazzDataModule(source, transpositions=[0, 5], window_bars=2)
+    changed = LeadSheetDataModule(source, transpositions=[0, 5], window_bars=2)
     changed.setup()
     assert source.loads == 2
 
@@ -116,3 +92,20 @@ def test_too_few_sources_for_a_split_is_a_clear_error():
     dm.setup()
     with pytest.raises(ValueError, match="val split is empty"):
         dm.val_dataloader()
+
+
+def test_no_transpositions_is_refused_before_preparing():
+    with pytest.raises(ValueError, match=r"^transpositions is empty"):
+        sequence_module(CountingSource("no-keys"), transpositions=[])
+
+
+def test_a_pitch_range_that_drops_every_training_copy_says_so():
+    sheets = [make_sheet(i) for i in range(5)]  # melodies within 60-72
+    module = LeadSheetDataModule(
+        ListSource(sheets, name="all-dropped"), transpositions=[0, 2], pitch_range=(80, 96),
+        transpose_policy="drop", window_bars=2,
+    )  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"^every transposed copy of the training pieces was dropped"
+    ):
+        module.setup()

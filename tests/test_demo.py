@@ -12,19 +12,18 @@ from pathlib import Path
 
 import pytest
 from browser import Browser, chromium_path
-from conftest import compose_config, tiny_train_overrides
+from conftest import compose_config
 
-from musicgen.demo import DemoApp, make_server
-from musicgen.training import train
+from musicgen.commands.demo import DemoApp, make_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, checkpoints):
     """A demo of a tiny JazzGPT on a free port of 127.0.0.1 (built-in synth: fast, no SoundFont)."""
     root = tmp_path_factory.mktemp("demo")
-    ckpt = train(compose_config("train", tiny_train_overrides("jazzgpt"), root / "train"))
+    ckpt = checkpoints["jazzgpt"]
     app = DemoApp(compose_config("demo", [f"ckpt_path={ckpt}", "soundfont=none"], root / "demo"))
     server = make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

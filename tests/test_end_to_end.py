@@ -14,7 +14,7 @@ import pretty_midi
 import pytest
 from conftest import compose_config, tiny_train_overrides
 
-from musicgen.generation import sample
+from musicgen.commands.sample import sample
 from musicgen.models import load_model
 from musicgen.training import train
 
@@ -87,3 +87,12 @@ def test_a_missing_soundfont_is_one_line_before_any_work(tmp_path):
     result = _run("sample.py", "ckpt_path=latest", "soundfont=/no/such.sf2", outputs=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "error: soundfont=/no/such.sf2: file not found"
+
+
+def test_train_py_with_test_true_reports_the_held_out_loss_in_its_run_folder(tmp_path):
+    trained = _run("train.py", *tiny_train_overrides("lstm"), "test=true", outputs=tmp_path)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert "test loss: " in trained.stdout and "perplexity" in trained.stdout
+    (info,) = (tmp_path / "train").glob("*/*/run_info.json")  # outputs/train/<date>/<time>
+    results = json.loads(info.read_text())["results"]
+    assert results["test_loss"] > 0 and (info.parent / "train.log").is_file()

@@ -10,27 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import compose_config, tiny_train_overrides
+from conftest import compose_config
 
+from musicgen.commands.evaluate import evaluate
 from musicgen.data.midi import MidiFolderSource
 from musicgen.data.wjazzd import read_solo, solo_ids
-from musicgen.evaluate import build_sampler, evaluate, generate_records, sampler_rows
+from musicgen.evaluation.transforms import row_records, sampler_rows
 from musicgen.metrics import functional as F
 from musicgen.models import load_model
+from musicgen.sampling.configs import build_sampler
 from musicgen.sampling.progressions import resolve_chords
 from musicgen.sampling.transforms import TRANSFORMS
-from musicgen.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("evaluate-ckpt")
-    return {
-        model: train(compose_config("train", tiny_train_overrides(model), root / model))
-        for model in ("jazzgpt", "lstm")
-    }
 
 
 def _evaluate(overrides: list[str], run: Path) -> dict:
@@ -151,7 +143,7 @@ def test_transform_rows_play_to_the_last_chord_like_sample_py(checkpoints):
     model = load_model(checkpoints["jazzgpt"])
     info = model.hparams.data_info
     chords = resolve_chords("blues", beats_per_bar=info["beats_per_bar"])  # 48 beats, past the 4-bar windows
-    records = generate_records(model, build_sampler("softmax"), cfg, chords, None)
+    records = row_records(model, build_sampler("softmax"), cfg, [chords])
     assert len(records) == 3
     for record in records:
         assert int(record.durations.sum()) == len(chords) * info["ticks_per_beat"]
@@ -162,9 +154,9 @@ def test_argmax_row_is_one_piece_and_rows_over_several_progressions_play_one_eac
                          Path("unused"))
     model = load_model(checkpoints["jazzgpt"])
     chords = resolve_chords("ii_v_i", beats_per_bar=4)
-    assert len(generate_records(model, build_sampler("argmax"), cfg, chords, None)) == 1
+    assert len(row_records(model, build_sampler("argmax"), cfg, [chords])) == 1
     progressions = [chords, resolve_chords("ii_v_i", key="F", beats_per_bar=4)]
-    records = generate_records(model, build_sampler("softmax"), cfg, progressions, None)
+    records = row_records(model, build_sampler("softmax"), cfg, progressions)
     assert [r.chords for r in records] == [tuple(p) for p in progressions]
 
 

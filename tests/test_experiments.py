@@ -22,7 +22,7 @@ from lightning.pytorch.demos.boring_classes import BoringModel
 from omegaconf import OmegaConf
 from torch.utils.data import TensorDataset
 
-from musicgen.callbacks import FiniteLossGuard, GracefulStop, NonFiniteLossError
+from musicgen.callbacks.guards import FiniteLossGuard, GracefulStop, NonFiniteLossError
 from musicgen.data.resumable import ResumableLoader
 from musicgen.loggers import wandb_credentials, wandb_logger
 from musicgen.models import load_model

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 from browser import Browser, chromium_path
-from conftest import compose_config, tiny_train_overrides
+from conftest import compose_config
 
-from musicgen.generation import sample
+from musicgen.commands.sample import sample
 from musicgen.sweep import write_listening_page
-from musicgen.training import train
 
 needs_chromium = pytest.mark.skipif(
     chromium_path() is None,
@@ -37,10 +36,10 @@ class Elements(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory) -> Path:
+def sample_run(tmp_path_factory, checkpoints) -> Path:
     """A tiny JazzGPT's samples in every format, with the built-in synth (fast, no SoundFont)."""
     root = tmp_path_factory.mktemp("listen")
-    ckpt = train(compose_config("train", tiny_train_overrides("jazzgpt"), root / "train"))
+    ckpt = checkpoints["jazzgpt"]
     overrides = [f"ckpt_path={ckpt}", "num_samples=2", "chords=ii_v_i", "soundfont=none"]
     return sample(compose_config("sample", overrides, root / "sample"))
 

@@ -6,15 +6,9 @@ import pytest
 import torch
 
 from musicgen.metrics import functional as F
-from musicgen.metrics.modules import (
-    DownbeatSTD,
-    InsideRatio,
-    MusicMetrics,
-    PieceMean,
-    Plagiarism,
-    RepetitionRate,
-)
+from musicgen.metrics.modules import DownbeatSTD, InsideRatio, PieceMean, Plagiarism, RepetitionRate
 from musicgen.metrics.ngrams import DEFAULT_N, NGramIndex, record_codes
+from musicgen.metrics.registry import MusicMetrics, compute_all
 from musicgen.music.records import LeadSheet, PianoScore
 
 TPB = 24
@@ -200,13 +194,13 @@ def test_pitch_range_and_polyphony_of_overlapping_piano_notes():
 
 def test_compute_all_reports_the_metrics_of_each_record_type(training):
     index = NGramIndex.from_records(training, "interval", 4)
-    lead = F.compute_all(training[0], ngram_indexes=[index])
+    lead = compute_all(training[0], ngram_indexes=[index])
     assert {"inside_ratio", "nc_notes", "downbeat_std", "plagiarism_interval_4"} <= lead.keys()
     assert "polyphony" not in lead and lead["plagiarism_interval_4"] == 1.0
-    assert "inside_ratio" not in F.compute_all(training[0], chords_known=False)
-    score = F.compute_all(piano([(0, 1, 60), (0, 1, 64), (1, 1, 62)]))
+    assert "inside_ratio" not in compute_all(training[0], chords_known=False)
+    score = compute_all(piano([(0, 1, 60), (0, 1, 64), (1, 1, 62)]))
     assert "inside_ratio" not in score and score["polyphony"] == pytest.approx(1.5)
-    assert math.isnan(F.compute_all(sheet([0], [4]))["pitch_range"])
+    assert math.isnan(compute_all(sheet([0], [4]))["pitch_range"])
 
 
 # ---------------------------------------------------------------- torchmetrics

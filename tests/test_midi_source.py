@@ -1,81 +1,17 @@
-import random
-import struct
+"""MIDI folders as a source (musicgen.data.midi): pieces in beats, and every unusable file skipped with its reason."""
+
+import json
 from pathlib import Path
 
 import numpy as np
 import pretty_midi
 import pytest
+from helpers import SONG, TEMPO, note, raw_midi, run_stats, stats_error, write_bad_files, write_song
 
 from musicgen.data.midi import MidiFolderSource
+from musicgen.data.sequence import SequenceDataModule
 from musicgen.data.tokenizers import make_tokenizer
 from musicgen.paths import shared_data_dir
-
-# (onset, duration, pitch) in beats: a melody, a rest, block chords, and a slightly late note
-SONG = [
-    (0.0, 1.0, 60), (1.0, 0.5, 62), (1.5, 0.5, 64), (2.0, 1.0, 65),
-    (4.0, 2.0, 60), (4.0, 2.0, 64), (4.0, 2.0, 67),
-    (6.0, 1.0, 53), (6.0, 1.0, 57), (6.0, 1.0, 60),
-    (7.03, 0.47, 72),
-]
-TEMPO = 90.0
-
-
-def write_song(path: Path, notes=SONG, tempo=TEMPO, drums: bool = False, name: str = "piano") -> Path:
-    """A MIDI file written with pretty_midi (a different library from the one under test)."""
-    midi = pretty_midi.PrettyMIDI(resolution=480, initial_tempo=tempo)
-    track = pretty_midi.Instrument(program=0, is_drum=drums, name=name)
-    spb = 60.0 / tempo
-    for onset, duration, pitch in notes:
-        track.notes.append(pretty_midi.Note(90, pitch, onset * spb, (onset + duration) * spb))
-    midi.instruments.append(track)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    midi.write(str(path))
-    return path
-
-
-def _varlen(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.insert(0, (value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(out)
-
-
-def raw_midi(tracks: list[list[tuple[int, bytes]]], tpq: int = 480) -> bytes:
-    """A type-1 MIDI file from (delta ticks, event bytes) lists, to write what tools refuse to."""
-    chunks = b""
-    for events in tracks:
-        body = b"".join(_varlen(delta) + event for delta, event in events) + b"\x00\xff\x2f\x00"
-        chunks += b"MTrk" + struct.pack(">I", len(body)) + body
-    return b"MThd" + struct.pack(">IHHH", 6, 1, len(tracks), tpq) + chunks
-
-
-def note(pitch: int, length: int, delay: int = 0) -> list[tuple[int, bytes]]:
-    return [(delay, bytes([0x90, pitch, 80])), (length, bytes([0x80, pitch, 0]))]
-
-
-def write_bad_files(folder: Path) -> dict[str, str]:
-    """Each broken file and the kind of reason the report must give for it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(0)
-    files = {
-        "empty.mid": (b"", "empty file"),
-        "random.mid": (bytes(rng.randrange(256) for _ in range(2000)), "not MIDI"),
-        "text.midi": (b"this is not a MIDI file at all\n", "not MIDI"),
-        "zero_resolution.mid": (raw_midi([note(60, 480)], tpq=0), "bad resolution"),
-        "no_notes.mid": (raw_midi([[(0, b"\xff\x51\x03\x07\xa1\x20")]]), "no notes"),
-        "pitch_200.mid": (raw_midi([note(60, 480) + [(0, b"\x90\xc8\x50"), (480, b"\x80\xc8\x00")]]),
-                          "corrupt MIDI"),
-        "far_away.mid": (raw_midi([note(60, 480) + note(62, 480, delay=0x0FFFFFFF)]),
-                         "absurd positions"),
-    }
-    whole = write_song(folder / "truncated.mid").read_bytes()
-    files["truncated.mid"] = (whole[: len(whole) // 2], "corrupt MIDI")
-    for name, (payload, _) in files.items():
-        (folder / name).write_bytes(payload)
-    write_song(folder / "drums.mid", drums=True)
-    return {**{name: kind for name, (_, kind) in files.items()}, "drums.mid": "drums only"}
 
 
 def notes_of(score) -> list[tuple[float, float, int]]:
@@ -200,3 +136,86 @@ def test_shared_ff_midi_folder_loads_every_file():
     assert report["files_skipped"] == []
     assert report["files_read"] == report["files_found"] == len(scores) == 92
     assert all(len(s) and (s.durations > 0).all() and s.onsets.min() >= 0 for s in scores)
+
+
+# Files test_midi_source.py does not write, with the reason each gets (None: usable, cleaned).
+ODD_MIDI = {
+    "smpte_division.mid": (raw_midi([note(60, 480)], tpq=0xE728), "corrupt MIDI"),
+    "header_only.mid": (b"MThd" + (6).to_bytes(4, "big") + bytes([0, 1, 0, 0, 1, 224]), "no notes"),
+    "orphan_note_off.mid": (raw_midi([[(0, b"\x80\x3c\x00")] + note(62, 480, delay=480)]), None),
+    "unterminated_note.mid": (raw_midi([[(0, b"\x90\x3c\x50")] + note(62, 480)]), None),
+    "tempo_zero.mid": (raw_midi([[(0, b"\xff\x51\x03\x00\x00\x00")] + note(64, 480)]), None),
+    "note_of_50000_beats.mid": (raw_midi([note(60, 480 * 50_000)]), None),
+}
+
+
+def mixed_folder(folder: Path) -> dict[str, str]:
+    """Eight good songs, every broken kind of file, and odd but usable ones; the bad ones' reasons."""
+    for i in range(8):
+        write_song(
+            folder / f"good{i}.mid", notes=[(b * 0.5, 0.5, 60 + (i + b) % 12) for b in range(24)]
+        )
+    bad = write_bad_files(folder / "bad")
+    for name, (payload, _) in ODD_MIDI.items():
+        (folder / "odd" / name).parent.mkdir(exist_ok=True)
+        (folder / "odd" / name).write_bytes(payload)
+    return {
+        **{f"bad/{name}": kind for name, kind in bad.items()},
+        **{f"odd/{name}": kind for name, (_, kind) in ODD_MIDI.items() if kind},
+    }
+
+
+def test_a_mixed_midi_folder_skips_each_bad_file_with_its_reason_and_trains_on_the_rest(tmp_path):
+    expected = mixed_folder(tmp_path)
+    source = MidiFolderSource(tmp_path, workers=1, progress=False)
+    data = SequenceDataModule(
+        source, transpositions=[0], context=8, val_fraction=0.2, test_fraction=0.2
+    )
+    data.setup()
+    report = data.report["source"]
+    reasons = {entry["file"]: entry["reason"] for entry in report["files_skipped"]}
+    assert set(reasons) == set(expected)
+    assert all(reasons[name].startswith(kind) for name, kind in expected.items()), reasons
+    usable = 8 + sum(kind is None for _, kind in ODD_MIDI.values())
+    assert report["files_read"] == usable == report["files_found"] - len(expected)
+    assert sum(data.report["sources_per_split"].values()) == usable
+    x, y = next(iter(data.train_dataloader()))
+    assert x.shape[1] == 8 and len(y) == len(x)
+    assert all(len(data.datasets[split]) for split in ("train", "val", "test"))
+
+
+def test_the_stats_command_reports_a_mixed_folder_as_json(tmp_path, capsys):
+    expected = mixed_folder(tmp_path)
+    run_stats([
+        "model=mary", "data=midi", f"data.path={tmp_path}", "data.source.workers=1",
+        "data.source.progress=false", "data.transpositions=[0]",
+    ])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert {entry["file"] for entry in report["source"]["files_skipped"]} == set(expected)
+    assert report["source"]["files_read"] == report["source"]["files_found"] - len(expected)
+
+
+def test_a_folder_where_every_file_is_bad_counts_the_reasons(tmp_path, capsys):
+    write_bad_files(tmp_path)
+    line = stats_error(["model=mary", "data=midi", f"data.path={tmp_path}", "data.source.workers=1",
+                        "data.source.progress=false"], capsys)  # fmt: skip
+    assert line.startswith(f"error: no usable MIDI files in {tmp_path}: 9 skipped (")
+    assert "1 drums only" in line and "1 empty file" in line
+
+
+def test_stats_without_a_model_says_which_model_a_midi_folder_needs(tmp_path, capsys):
+    line = stats_error(["data=midi", f"data.path={tmp_path}"], capsys)
+    assert line == (
+        "error: data.context is the model's context: add model=lstm or model=mary to the command "
+        "(or data.context=N)"
+    )
+
+
+def test_stats_reports_a_midi_folder_without_a_model_given_its_context(tmp_path, capsys):
+    expected = mixed_folder(tmp_path)
+    run_stats([
+        "data=midi", f"data.path={tmp_path}", "data.context=8", "data.source.workers=1",
+        "data.source.progress=false", "data.transpositions=[0]",
+    ])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert report["source"]["files_read"] == report["source"]["files_found"] - len(expected)

@@ -6,54 +6,21 @@ import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import (
+    BUILDERS,
+    MELODY,
+    PIANO,
+    jazz_batch,
+    sequence_batch,
+    tiny_jazzgpt,
+    tiny_lstm,
+    tiny_mary,
+)
 from torch.utils.data import DataLoader
 
-from musicgen.models import JazzGPT, LSTMBaseline, Mary, load_model
+from musicgen.models import load_model
 from musicgen.models.base import cosine_with_warmup, right_align
 from musicgen.models.jazzgpt import Attention
-from musicgen.music.tokens import SPECIALS
-
-CHORDS = [*SPECIALS, "C7", "F7", "G7", "D-7"]
-MELODY = [*SPECIALS, *(f"{p}:{d}" for p in (0, 60, 62, 64, 65, 67) for d in (6, 12, 24))]
-PIANO = [*SPECIALS, *(str(i) for i in range(20))]
-INFO = {"ticks_per_beat": 24, "beats_per_bar": 4}
-
-
-def tiny_jazzgpt(**kw) -> JazzGPT:
-    torch.manual_seed(0)
-    sizes = dict(d_model=32, n_heads=4, enc_layers=2, dec_layers=2, d_ff=64, max_len=64)
-    return JazzGPT(CHORDS, MELODY, INFO, **{**sizes, **kw})
-
-
-def tiny_mary(**kw) -> Mary:
-    torch.manual_seed(0)
-    sizes = dict(context=8, blocks=2, embed_dim=16, hidden=16, dense=16, attention_units=8)
-    return Mary(PIANO, {"kind": "piano"}, **{**sizes, **kw})
-
-
-def tiny_lstm(**kw) -> LSTMBaseline:
-    torch.manual_seed(0)
-    sizes = dict(context=8, embed_dim=16, hidden=16, layers=2, dense=16)
-    return LSTMBaseline(PIANO, {"kind": "piano"}, **{**sizes, **kw})
-
-
-def jazz_batch(seed: int = 1, batch: int = 4) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    chords = torch.randint(4, len(CHORDS), (batch, 6), generator=g)
-    melody = torch.randint(4, len(MELODY), (batch, 10), generator=g)
-    melody[:, 0] = 1  # <bos>
-    melody[:, -1] = 2  # <eos>
-    melody[0, 6:] = 0  # a shorter melody, padded
-    melody[0, 5] = 2
-    chords[0, 4:] = 0  # and a shorter progression
-    return {"chords": chords, "melody": melody}
-
-
-def sequence_batch(seed: int = 1, batch: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randint(4, len(PIANO), (batch, 8), generator=g)
-    y = torch.randint(4, len(PIANO), (batch,), generator=g)
-    return x, y
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -312,7 +279,6 @@ def test_jazzgpt_loss_ignores_padding_and_counts_only_real_tokens():
     assert tokens == tokens_longer == real
 
 
-BUILDERS = {"jazzgpt": tiny_jazzgpt, "mary": tiny_mary, "lstm": tiny_lstm}
 
 
 def _forward(model, batch):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import compose_config, tiny_train_overrides
-from test_models import BUILDERS, sequence_batch
+from helpers import BUILDERS, sequence_batch
 
 import musicgen.precision as precision
 from musicgen.models import JazzGPT, LSTMBaseline, Mary

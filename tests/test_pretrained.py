@@ -9,18 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from musicgen.commands.export import main as export_main
 from musicgen.models import JazzGPT, load_model
-from musicgen.models.export import main as export_main
-from musicgen.models.pretrained import (
-    pretrained_names,
-    pretrained_path,
-    recommended_sampler,
-    slim_checkpoint,
-)
+from musicgen.models.checkpoint import recommended_sampler, resolve_checkpoint
+from musicgen.models.pretrained import pretrained_names, pretrained_path, slim_checkpoint
 from musicgen.music.records import LeadSheet
 from musicgen.music.tokens import SPECIALS
-from musicgen.paths import resolve_checkpoint
-from musicgen.sampling.generate import generate_melodies, hold_eos_until_filled
+from musicgen.sampling.engine import generate_melodies, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords
 from musicgen.sampling.sampler import Sampler
 
@@ -135,7 +130,7 @@ def test_sample_py_uses_the_checkpoints_recommended_sampler_unless_told_otherwis
 ):
     from conftest import compose_config
 
-    from musicgen.generation import sampler_config
+    from musicgen.commands.sample import sampler_config
 
     model = _tiny_jazzgpt()
     plain = tmp_path / "plain.ckpt"

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import compose_config, tiny_train_overrides
+from helpers import cli_error
 from hydra.core.hydra_config import HydraConfig
-from test_reliability import cli_error
 
-from musicgen.generation import sample
+from musicgen.commands.sample import sample
 from musicgen.models import JazzGPT, LSTMBaseline, Mary, load_model
 from musicgen.resume import config_differences, transfer_weights
 from musicgen.training import train

@@ -1,11 +1,11 @@
 import math
-from pathlib import Path
 
 import pytest
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from musicgen.paths import conf_dir
+from musicgen.sampling.configs import build_sampler, sampler_config, sampler_names
 from musicgen.sampling.sampler import Sampler, chord_bias, inverse_cdf
 from musicgen.sampling.transforms import NEEDS_K, TRANSFORMS
 
@@ -207,23 +207,22 @@ def test_sampler_chord_bias_is_computed_once_per_symbol_and_off_by_default(monke
     assert torch.equal(rows[0], rows[2]) and not torch.equal(rows[0], rows[1])
 
 
-# recommended.yaml is sample.py's "use the checkpoint's choice" (tests/test_generate.py), not a decoding.
-SAMPLER_CONFIGS = sorted(
-    p for p in (Path(__file__).parents[1] / "conf" / "sampler").glob("*.yaml") if p.stem != "recommended"
-)
-
-
 def test_every_transform_has_a_sampler_config():
-    transforms = {OmegaConf.load(path).transform for path in SAMPLER_CONFIGS}
+    transforms = {sampler_config(name).transform for name in sampler_names()}
     assert transforms == set(TRANSFORMS)
 
 
-@pytest.mark.parametrize("path", SAMPLER_CONFIGS, ids=lambda p: p.stem)
-def test_sampler_config_builds_and_accepts_sweep_keys(path):
-    config = OmegaConf.load(path)
-    overrides = OmegaConf.from_dotlist(["k=5", "temperature=0.9", "top_p=0.95", "chord_aware=1.0"])
-    sampler = instantiate(OmegaConf.merge(config, overrides))
+@pytest.mark.parametrize("name", sampler_names())
+def test_sampler_config_builds_and_accepts_sweep_keys(name):
+    sampler = build_sampler(name, {"k": 5, "temperature": 0.9, "top_p": 0.95, "chord_aware": 1.0})
     assert sampler.sample(LOGITS, torch.Generator().manual_seed(0)).shape == (1,)
+
+
+def test_every_sampler_config_but_the_base_extends_the_base_in_a_few_lines():
+    for name in sampler_names():
+        own = OmegaConf.load(conf_dir() / "sampler" / f"{name}.yaml")
+        if name != "softmax":
+            assert list(own.defaults) == ["softmax", "_self_"] and len(own) <= 3, name
 
 
 def test_chord_bias_names_a_token_that_is_not_a_melody_token():

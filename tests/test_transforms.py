@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -94,3 +95,10 @@ def test_transform_table_lists_every_transform_with_formula_and_negatives_rule()
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[0] == f"`{name}`"
         assert cells[1] and cells[2].split(":")[0] in {"none", "clip", "shift"}
+
+
+def test_the_readme_transform_table_is_transform_table():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text().splitlines()
+    start = readme.index("| name | weight | negatives | temperature |")
+    end = next(i for i in range(start, len(readme)) if not readme[i].startswith("|"))
+    assert "\n".join(readme[start:end]) == transform_table()

@@ -3,8 +3,8 @@ import sqlite3
 
 import numpy as np
 import pytest
+from helpers import WJD_SCHEMA, make_wjd_db, run_stats, stats_error
 
-from musicgen.data.stats import main as stats_main
 from musicgen.data.wjazzd import (
     WJazzDError,
     WJazzDSource,
@@ -17,75 +17,10 @@ from musicgen.music.records import REST
 from musicgen.music.transpose import transpose_lead_sheet
 from musicgen.paths import shared_data_dir
 
-# the official MeloSpy schema of the four tables the source reads
-SCHEMA = """
-CREATE TABLE melody ("eventid" INTEGER PRIMARY KEY, "melid" INTEGER, "onset" REAL, "pitch" REAL,
-  "duration" REAL, "period" INTEGER, "division" INTEGER, "bar" INTEGER, "beat" INTEGER,
-  "tatum" INTEGER, "subtatum" INTEGER, "num" INTEGER, "denom" INTEGER, "beatprops" TEXT,
-  "beatdur" REAL, "tatumprops" TEXT);
-CREATE TABLE beats ("beatid" INTEGER PRIMARY KEY, "melid" INTEGER, "onset" REAL, "bar" INTEGER,
-  "beat" INTEGER, "signature" TEXT, "chord" TEXT, "form" TEXT, "bass_pitch" INTEGER,
-  "chorus_id" INTEGER);
-CREATE TABLE solo_info ("melid" INTEGER, "trackid" INTEGER, "compid" INTEGER, "recordid" INTEGER,
-  "performer" TEXT, "title" TEXT, "titleaddon" TEXT, "solopart" INTEGER, "instrument" TEXT,
-  "style" TEXT, "avgtempo" FLOAT, "tempoclass" TEXT, "rhythmfeel" TEXT, "key" TEXT,
-  "signature" TEXT, "chord_changes" TEXT, "chorus_count" INTEGER);
-CREATE TABLE composition_info ("compid" INTEGER, "title" TEXT, "composer" TEXT, "form" TEXT,
-  "template" TEXT, "tonalitytype" TEXT, "genre" TEXT);
-"""
-
-
-def _add_solo(db, melid, signature, choruses, template, beats, notes):
-    """beats: (onset s, bar, beat, signature, chord); notes: (onset s, duration s, pitch)."""
-    db.execute(
-        "INSERT INTO solo_info (melid, compid, performer, title, instrument, style, key, avgtempo,"
-        " signature, chorus_count) VALUES (?, ?, 'Tester', ?, 'ts', 'BEBOP', 'Bb-maj', 120, ?, ?)",
-        (melid, melid, f"Tune {melid}", signature, choruses),
-    )
-    db.execute(
-        "INSERT INTO composition_info (compid, title, template) VALUES (?, ?, ?)",
-        (melid, f"Tune {melid}", template),
-    )
-    db.executemany(
-        "INSERT INTO beats (melid, onset, bar, beat, signature, chord) VALUES (?, ?, ?, ?, ?, ?)",
-        [(melid, *b) for b in beats],
-    )
-    db.executemany(
-        "INSERT INTO melody (melid, onset, duration, pitch) VALUES (?, ?, ?, ?)",
-        [(melid, *n) for n in notes],
-    )
-
-
-def _four_four(first_bar, first_beat, count, onset=1.0, period=0.5, chords=None):
-    chords = chords or {}
-    rows, bar, beat = [], first_bar, first_beat
-    for i in range(count):
-        sig = "4/4" if i == 0 else ""
-        rows.append((onset + i * period, bar, beat, sig, chords.get((bar, beat), "")))
-        bar, beat = (bar + 1, 1) if beat == 4 else (bar, beat + 1)
-    return rows
-
-
-def _make_db(path, bad_chord=False):
-    with sqlite3.connect(path) as db:
-        db.executescript(SCHEMA)
-        # solo 1: starts on beat 3 of bar 0 at 1.0 s, 0.5 s per beat; 7 beats; chord changes
-        chords = {(1, 1): "Bb6", (1, 3): "G79b" if not bad_chord else "Gxyz"}
-        _add_solo(
-            db, 1, "4/4", 2, "I Got Rhythm", _four_four(0, 3, 7, chords=chords),
-            [(1.0, 0.25, 70), (1.75, 0.5, 72), (2.0, 0.2, 74), (3.25, 1.0, 65)],
-        )  # fmt: skip
-        _add_solo(db, 2, "3/4", 1, "Blues", [(1.0, 1, 1, "3/4", "C7"), (1.5, 1, 2, "", "")], [])
-        _add_solo(db, 3, "4/4", 9, "Blues", _four_four(1, 1, 8), [(1.0, 0.4, 60)])
-        five = _four_four(1, 1, 4) + [(3.0, 1, 5, "5/4", "")] + _four_four(2, 1, 4, onset=3.5)[1:]
-        _add_solo(db, 4, "4/4", 1, "Blues", five, [(1.0, 0.4, 60)])
-        _add_solo(db, 5, "4/4", 3, "Blues", _four_four(1, 1, 8, chords={(1, 1): "F7"}), [])
-    return path
-
 
 @pytest.fixture
 def tiny_db(tmp_path):
-    return _make_db(tmp_path / "tiny.db")
+    return make_wjd_db(tmp_path / "tiny.db")
 
 
 def test_solo_starts_on_a_bar_line_with_forward_filled_chords_to_the_end_of_the_bar(tiny_db):
@@ -125,7 +60,7 @@ def test_each_selection_step_is_counted_in_the_report(tiny_db):
 
 
 def test_unparseable_chord_raises_naming_symbol_and_melid_or_becomes_unk(tmp_path):
-    path = _make_db(tmp_path / "bad.db", bad_chord=True)
+    path = make_wjd_db(tmp_path / "bad.db", bad_chord=True)
     with pytest.raises(ChordParseError, match=r"'Gxyz'.*melid 1, bar 1, beat 3"):
         WJazzDSource(path).load()
     sheets, report = WJazzDSource(path, unknown_chords="unk").load()
@@ -150,7 +85,7 @@ def test_non_wjd_sqlite_names_the_missing_table(tmp_path):
 def test_missing_column_and_non_sqlite_file_give_clear_errors(tmp_path):
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:
-        db.executescript(SCHEMA.replace('"chord" TEXT,', ""))
+        db.executescript(WJD_SCHEMA.replace('"chord" TEXT,', ""))
     with pytest.raises(WJazzDError, match=r"beats lacks \['chord'\]"):
         solo_ids(path)
     text = tmp_path / "notes.db"
@@ -168,7 +103,7 @@ def test_solo_ids_select_by_template_and_signature(tiny_db):
 
 
 def test_fingerprint_follows_file_content_and_settings(tiny_db, tmp_path):
-    other = _make_db(tmp_path / "bad.db", bad_chord=True)
+    other = make_wjd_db(tmp_path / "bad.db", bad_chord=True)
     base = WJazzDSource(tiny_db).fingerprint()
     assert WJazzDSource(tiny_db).fingerprint() == base
     assert WJazzDSource(other).fingerprint() != base
@@ -177,7 +112,7 @@ def test_fingerprint_follows_file_content_and_settings(tiny_db, tmp_path):
 
 def test_stats_command_prints_the_source_report_as_json(tiny_db, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MUSICGEN_CACHE_DIR", str(tmp_path / "cache"))
-    stats_main(["data=wjazzd", f"data.path={tiny_db}", "data.source.max_choruses=null"])
+    run_stats(["data=wjazzd", f"data.path={tiny_db}", "data.source.max_choruses=null"])
     report = json.loads(capsys.readouterr().out)
     assert report["source"]["solos"] == 3
     assert report["source"]["solos_skipped_beats_not_in_signature"] == [4]
@@ -255,3 +190,37 @@ def test_shared_db_has_rhythm_changes_solos(shared_db):
     assert len(melids) >= 14
     progression = solo_progression(shared_db, melids[0])
     assert len(progression) % 4 == 0 and any(parse_chord(c).quality == "-7" for c in progression)
+
+
+def test_an_sqlite_file_of_another_schema_names_the_missing_table(tmp_path, capsys):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE melody (melid INTEGER, onset REAL, pitch REAL, duration REAL)")
+    line = stats_error(["data=wjazzd", f"data.path={path}"], capsys)
+    assert line == f"error: {path} is not a Weimar Jazz Database: no table 'beats'"
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (
+            ["data.source.signature=7/4"],
+            "no solo left after the signature filter (signature=7/4; the file has 4/4: 4, 3/4: 1)",
+        ),
+        (
+            ["data.source.max_choruses=0"],
+            "no solo left after the chorus filter (max_choruses=0; 4 4/4 solos have more)",
+        ),
+        (
+            ["data.source.max_choruses=1"],
+            "no solo left after the beat-grid check: all 1 selected solos have bars that are not "
+            "4/4 in their beats",
+        ),
+    ],
+    ids=["signature", "choruses", "beat-grid"],
+)
+def test_wjd_filters_that_leave_nothing_say_which_filter(overrides, expected, tmp_path, capsys):
+    db = make_wjd_db(tmp_path / "tiny.db")
+    assert (
+        stats_error(["data=wjazzd", f"data.path={db}", *overrides], capsys) == f"error: {expected}"
+    )

@@ -18,7 +18,7 @@ from musicgen.bench.train import train_step
 from musicgen.bench.workloads import Sizes
 from musicgen.models import JazzGPT
 from musicgen.sampling import Sampler
-from musicgen.sampling.generate import generate_melodies
+from musicgen.sampling.engine import generate_melodies
 
 
 def bench_compile(model: JazzGPT, batches: Iterator, sizes: Sizes) -> list[Row]:

@@ -22,7 +22,7 @@ from musicgen.models import JazzGPT, MusicModel
 from musicgen.music.records import REST
 from musicgen.music.tokens import parse_melody_token
 from musicgen.sampling import Sampler
-from musicgen.sampling.generate import (
+from musicgen.sampling.engine import (
     MelodyState,
     TokenFilter,
     generate_melodies,

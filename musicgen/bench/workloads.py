@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from musicgen.data.embedded import ChoraleLeadSheetSource, ChoralePianoSource
-from musicgen.data.jazz import ALL_KEYS, JazzDataModule
+from musicgen.data.leadsheet import ALL_KEYS, LeadSheetDataModule
 from musicgen.data.midi import MidiFolderSource
 from musicgen.data.sequence import SequenceDataModule
 from musicgen.data.wjazzd import WJazzDSource
@@ -85,15 +85,15 @@ def midi_folder() -> Path | None:
     return path if path.is_dir() and any(path.glob("*.mid")) else None
 
 
-def jazz_data(sizes: Sizes, **kwargs) -> tuple[JazzDataModule, str]:
+def jazz_data(sizes: Sizes, **kwargs) -> tuple[LeadSheetDataModule, str]:
     """The JazzGPT data module (``data=wjazzd`` when the WJD is there) and what it reads."""
     path = wjazzd_file()
     common = {"transpositions": sizes.transpositions, "batch_size": sizes.batch_size, **kwargs}
     if path is not None:
         source = WJazzDSource(path, **WJAZZD)
-        return JazzDataModule(source, **WJAZZD_WINDOWS, **common), f"WJD ({path})"
+        return LeadSheetDataModule(source, **WJAZZD_WINDOWS, **common), f"WJD ({path})"
     source = ChoraleLeadSheetSource(limit=sizes.chorale_limit)
-    return JazzDataModule(source, **CHORALE_WINDOWS, **common), _chorales(sizes)
+    return LeadSheetDataModule(source, **CHORALE_WINDOWS, **common), _chorales(sizes)
 
 
 def piano_data(sizes: Sizes, context: int, **kwargs) -> tuple[SequenceDataModule, str]:
@@ -123,7 +123,7 @@ def model_context(name: str, sizes: Sizes) -> int:
     return int(sizes.model_overrides.get(name, {}).get("context", default))
 
 
-def data_for(name: str, sizes: Sizes) -> tuple[JazzDataModule | SequenceDataModule, str]:
+def data_for(name: str, sizes: Sizes) -> tuple[LeadSheetDataModule | SequenceDataModule, str]:
     """The data module a model trains on, and what it reads."""
     if name == "jazzgpt":
         return jazz_data(sizes)

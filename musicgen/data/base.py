@@ -122,6 +122,10 @@ class PreparedDataModule(L.LightningDataModule):
         """Keyword arguments the model needs from the data (vocabularies, data_info)."""
         raise NotImplementedError
 
+    def records(self, split: str) -> list:
+        """A split as the model sees it, decoded back to records (for metrics and inputs)."""
+        raise NotImplementedError
+
     # -- preparation and caching -----------------------------------------------------------
     def fingerprint(self) -> dict:
         """Everything the prepared tensors depend on: the cache key hashes it, and checkpoints

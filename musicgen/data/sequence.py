@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,6 +139,15 @@ class SequenceDataModule(PreparedDataModule):
     def model_inputs(self) -> dict:
         prepared = self.load_prepared()
         return {"vocab": prepared["vocab"], "data_info": prepared["data_info"]}
+
+    def records(self, split: str) -> list[PianoScore]:
+        """Each whole sequence of a split (transposed copies included) decoded with the data's own
+        tokenizer: the pieces as the model sees them, on the tokenizer's grid."""
+        vocab = Vocabulary(self.load_prepared()["vocab"])
+        return [
+            self.tokenizer.decode(vocab.decode(seq)).with_(id=f"{split}:{i}")
+            for i, seq in enumerate(self.primers(split, length=sys.maxsize - 1))
+        ]
 
     def primers(self, split: str = "val", length: int | None = None) -> list[list[int]]:
         """The opening tokens of each sequence of a split (without ``<bos>``), for generation."""

@@ -3,6 +3,7 @@
 Every metric is defined on the music, not on tokens, so models with different vocabularies are
 compared on equal terms. A metric that is undefined for a record (no notes, too few bars) is
 NaN rather than a made-up number; the torchmetrics wrappers in ``modules`` skip those pieces.
+Which metrics apply to which records is listed once, in ``registry.METRICS``.
 
 Timing is in beats: a LeadSheet's onsets are ``onset_tick / ticks_per_beat`` and its meter is
 its own ``beats_per_bar``; a PianoScore has no meter, so ``beats_per_bar`` defaults to 4.
@@ -106,6 +107,11 @@ def inside_count(sheet: LeadSheet) -> InsideCount:
 def inside_ratio(sheet: LeadSheet) -> float:
     """Fraction of the sheet's notes (rests and NC notes excluded) that are chord tones."""
     return inside_count(sheet).ratio
+
+
+def nc_notes(sheet: LeadSheet) -> float:
+    """Notes under NC or an unknown chord: left out of the inside ratio, so reported beside it."""
+    return float(inside_count(sheet).nc)
 
 
 # ---------------------------------------------------------------- downbeat STD
@@ -282,33 +288,3 @@ def record_repetition_rate(record: Record) -> float:
 def plagiarism(record: Record, index: NGramIndex) -> float:
     """Share of the record's n-grams (in the index's reading) that occur in the training data."""
     return index.share(index.encode(record))
-
-
-# ---------------------------------------------------------------- all at once
-
-
-def compute_all(record: Record, chords_known: bool = True,
-                ngram_indexes: Sequence[NGramIndex] = ()) -> dict[str, float]:
-    """Every metric that applies to the record's type.
-
-    ``chords_known=False`` skips the inside ratio for lead sheets whose chart is a placeholder.
-    Polyphony is reported for piano scores only (a lead sheet's melody is monophonic by design).
-    Plagiarism appears once per index, as ``plagiarism_<kind>_<n>``.
-    """
-    results: dict[str, float] = {}
-    if isinstance(record, LeadSheet) and chords_known:
-        count = inside_count(record)
-        results["inside_ratio"] = count.ratio
-        results["nc_notes"] = float(count.nc)
-    results["downbeat_std"] = downbeat_std(record)
-    results["pitch_class_entropy"] = pitch_class_entropy(record)
-    results["scale_consistency"] = scale_consistency(record)
-    results["groove_consistency"] = groove_consistency(record)
-    results["empty_beat_rate"] = empty_beat_rate(record)
-    results["pitch_range"] = pitch_range(record)
-    if isinstance(record, PianoScore):
-        results["polyphony"] = polyphony(record)
-    results["repetition_rate"] = record_repetition_rate(record)
-    for index in ngram_indexes:
-        results[f"plagiarism_{index.kind}_{index.n}"] = plagiarism(record, index)
-    return results

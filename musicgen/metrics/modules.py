@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from torchmetrics import Metric, MetricCollection
+from torchmetrics import Metric
 
 from musicgen.metrics import functional as F
 from musicgen.metrics.ngrams import NGramIndex
-from musicgen.music.records import LeadSheet
+from musicgen.music.records import LeadSheet, Record
 
 
 class _RecordMetric(Metric):
@@ -59,14 +59,14 @@ class InsideRatio(_RecordMetric):
 class PieceMean(_RecordMetric):
     """Mean over pieces of a per-piece metric ``fn(record) -> float``; NaN pieces are skipped."""
 
-    def __init__(self, fn: Callable[[F.Record], float], **kwargs: Any):
+    def __init__(self, fn: Callable[[Record], float], **kwargs: Any):
         super().__init__(**kwargs)
         self.fn = fn
         self.add_state("value_sum", default=torch.tensor(0.0, dtype=torch.float64),
                        dist_reduce_fx="sum")
         self._count_state("pieces")
 
-    def update(self, records: Sequence[F.Record]) -> None:
+    def update(self, records: Sequence[Record]) -> None:
         for record in records:
             value = self.fn(record)
             if not math.isnan(value):
@@ -101,7 +101,7 @@ class Plagiarism(_RecordMetric):
         self._count_state("matched_ngrams")
         self._count_state("total_ngrams")
 
-    def update(self, records: Sequence[F.Record]) -> None:
+    def update(self, records: Sequence[Record]) -> None:
         for record in records:
             found, total = self.index.matches(self.index.encode(record))
             self.matched_ngrams += found
@@ -121,7 +121,7 @@ class RepetitionRate(_RecordMetric):
         self._count_state("repeated_pairs")
         self._count_state("note_pairs")
 
-    def update(self, records: Sequence[F.Record]) -> None:
+    def update(self, records: Sequence[Record]) -> None:
         for record in records:
             repeats, pairs = F.repetition_counts(F.note_tokens(record))
             self.repeated_pairs += repeats
@@ -129,37 +129,3 @@ class RepetitionRate(_RecordMetric):
 
     def compute(self) -> torch.Tensor:
         return self.repeated_pairs.double() / self.note_pairs
-
-
-class MusicMetrics(MetricCollection):
-    """Every metric that applies to one model's output, updated together from records.
-
-    ``record_type`` says what the model writes: lead sheets get the inside ratio (unless
-    ``chords_known`` is False), piano scores get polyphony. One plagiarism metric per index,
-    named ``plagiarism_<kind>_<n>``. Compute groups are off: different metrics can hold equal
-    counts by coincidence, and torchmetrics would then wrongly share their states.
-    """
-
-    def __init__(self, record_type: Literal["lead_sheet", "piano"] = "lead_sheet",
-                 chords_known: bool = True, ngram_indexes: Sequence[NGramIndex] = (),
-                 prefix: str | None = None):
-        if record_type not in ("lead_sheet", "piano"):
-            raise ValueError(f"record_type must be 'lead_sheet' or 'piano', got {record_type!r}")
-        metrics: dict[str, Metric] = {}
-        if record_type == "lead_sheet" and chords_known:
-            metrics["inside_ratio"] = InsideRatio()
-        metrics["downbeat_std"] = DownbeatSTD()
-        metrics["pitch_class_entropy"] = PieceMean(F.pitch_class_entropy)
-        metrics["scale_consistency"] = PieceMean(F.scale_consistency)
-        metrics["groove_consistency"] = PieceMean(F.groove_consistency)
-        metrics["empty_beat_rate"] = PieceMean(F.empty_beat_rate)
-        metrics["pitch_range"] = PieceMean(F.pitch_range)
-        if record_type == "piano":
-            metrics["polyphony"] = PieceMean(F.polyphony)
-        metrics["repetition_rate"] = RepetitionRate()
-        for index in ngram_indexes:
-            name = f"plagiarism_{index.kind}_{index.n}"
-            if name in metrics:
-                raise ValueError(f"two n-gram indexes would both be logged as {name!r}")
-            metrics[name] = Plagiarism(index)
-        super().__init__(metrics, prefix=prefix, compute_groups=False)

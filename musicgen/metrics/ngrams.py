@@ -138,3 +138,8 @@ class NGramIndex:
         """Share of the sequence's n-grams seen in training; NaN when it has none."""
         found, total = self.matches(sequence)
         return found / total if total else float("nan")
+
+
+def training_indexes(records: Sequence[LeadSheet | PianoScore], kinds: Sequence[str] = KINDS) -> list[NGramIndex]:
+    """One plagiarism index per n-gram reading of the training records, at its default length."""
+    return [NGramIndex.from_records(records, kind) for kind in kinds]

@@ -82,7 +82,7 @@ class MusicModel(L.LightningModule):
         rank_zero_info(f"{type(self).__name__}: {params:,} parameters")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["musicgen_model"] = f"{type(self).__module__}.{type(self).__qualname__}"
+        checkpoint["musicgen_model"] = model_family(self)
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -117,6 +117,11 @@ class MusicModel(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+
+def model_family(model: MusicModel) -> str:
+    """The importable class name a checkpoint records (``musicgen_model``)."""
+    return f"{type(model).__module__}.{type(model).__qualname__}"
 
 
 def right_align(x: Tensor, pad_id: int = PAD_ID) -> tuple[Tensor, Tensor]:

@@ -49,10 +49,3 @@ def slim_checkpoint(
     if sampler is not None:
         slim["musicgen_sampler"] = dict(sampler)
     return slim
-
-
-def recommended_sampler(path: str | Path) -> dict | None:
-    """The sampler a checkpoint recommends (shipped models carry one), else None."""
-    from musicgen.models import read_checkpoint
-
-    return read_checkpoint(path, mmap=True).get("musicgen_sampler")

@@ -158,11 +158,6 @@ def canonical(symbol: str) -> str:
     return parse_chord(symbol).symbol
 
 
-def chord_tones(symbol: str) -> tuple[int, ...]:
-    """Pitch classes of root, third (or fourth), fifth and seventh/sixth; () for NC."""
-    return parse_chord(symbol).tones
-
-
 @lru_cache(maxsize=8192)
 def transpose_chord(symbol: str, semitones: int) -> str:
     """Canonical symbol moved by ``semitones`` (root and bass move, the quality stays)."""

@@ -90,6 +90,17 @@ class PianoScore:
 
 
 Record = LeadSheet | PianoScore
+RECORD_KINDS = ("lead_sheet", "piano")
+"""What a model writes, as its ``data_info["kind"]`` says: lead sheets or piano scores."""
+
+
+def record_kind(record: Record) -> str:
+    """``"lead_sheet"`` or ``"piano"`` (``RECORD_KINDS``) for a record."""
+    if isinstance(record, LeadSheet):
+        return "lead_sheet"
+    if isinstance(record, PianoScore):
+        return "piano"
+    raise TypeError(f"expected a LeadSheet or PianoScore, got {type(record).__name__}")
 
 
 class Notes(NamedTuple):

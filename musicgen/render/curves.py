@@ -1,7 +1,8 @@
 """Loss curves of training runs from their CSV logs (``<run>/csv/metrics.csv``).
 
-``python -m musicgen.render.curves loss.png RUN_DIR [RUN_DIR ...] [--title T]`` draws the runs of
-a comparison into one picture (docs/figures/jazzgpt-wjd-loss.png was made this way).
+``python -m musicgen.render.curves loss.png RUN_DIR [RUN_DIR ...] [--title T]`` (the command is
+``musicgen.commands.curves``) draws the runs of a comparison into one picture
+(docs/figures/jazzgpt-wjd-loss.png was made this way).
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 from pathlib import Path
-
-from musicgen.cli import ArgumentParser
-from musicgen.errors import user_error
 
 
 def epoch_losses(metrics_csv: str | Path) -> dict[str, list[tuple[int, float]]]:
@@ -66,18 +64,7 @@ def run_metrics(run_dir: str | Path) -> Path:
     return found[0]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(prog="python -m musicgen.render.curves", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="the PNG to write")
-    parser.add_argument("runs", nargs="+", type=Path, help="run folders (outputs/train/<date>/<time>)")
-    parser.add_argument("--title", default="")
-    args = parser.parse_args(argv)
-    try:
-        runs = {str(run): run_metrics(run) for run in args.runs}
-    except FileNotFoundError as err:
-        user_error(str(err))
-    print(plot_loss_curves(runs, args.out, args.title))
+if __name__ == "__main__":  # the command's first name
+    from musicgen.commands.curves import main
 
-
-if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
-"""JazzDataModule: lead sheets → 12 keys → windows of whole bars → chord and melody token tensors."""
+"""LeadSheetDataModule: lead sheets (WJD solos, chorale melodies) → 12 keys → windows of whole bars →
+chord and melody token tensors, for JazzGPT."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def id_dtype(vocab_size: int) -> torch.dtype:
     return torch.int16 if vocab_size <= torch.iinfo(torch.int16).max + 1 else torch.int32
 
 
-class _JazzWindows(Dataset):
+class _LeadSheetWindows(Dataset):
     def __init__(self, chords: torch.Tensor, melody: torch.Tensor, lengths: torch.Tensor):
         self.chords, self.melody, self.lengths = chords, melody, lengths
 
@@ -83,7 +84,7 @@ class _JazzWindows(Dataset):
         return self.chords[index], self.melody[index], self.lengths[index]
 
 
-class JazzDataModule(PreparedDataModule):
+class LeadSheetDataModule(PreparedDataModule):
     """Chord-conditioned melody windows for JazzGPT, from any lead-sheet source (WJD, chorales).
 
     Every lead sheet is transposed, melody and chords together, into each offset of
@@ -91,7 +92,7 @@ class JazzDataModule(PreparedDataModule):
     two splits in any key. Vocabularies come from the training split only.
     """
 
-    namespace = "jazz"
+    namespace = "jazz"  # its first name: part of every cache key and checkpoint data fingerprint
     version = 2  # 2: token ids stored in the smallest integer type (``id_dtype``)
 
     def __init__(
@@ -181,7 +182,7 @@ class JazzDataModule(PreparedDataModule):
 
     def _dataset(self, split: str) -> Dataset:
         t = self.load_prepared()["tensors"][split]
-        return _JazzWindows(t["chords"], t["melody"], t["lengths"])
+        return _LeadSheetWindows(t["chords"], t["melody"], t["lengths"])
 
     def collate(self, batch: list) -> dict[str, torch.Tensor]:
         chords, melody, lengths = (torch.stack(x) for x in zip(*batch, strict=True))
@@ -199,8 +200,8 @@ class JazzDataModule(PreparedDataModule):
             "data_info": prepared["data_info"],
         }
 
-    def lead_sheets(self, split: str) -> list[LeadSheet]:
-        """The windows of a split back as lead sheets (for metrics and primers)."""
+    def records(self, split: str) -> list[LeadSheet]:
+        """The windows of a split back as lead sheets (for metrics and chord inputs)."""
         prepared = self.load_prepared()
         chord_vocab = Vocabulary(prepared["chord_vocab"])
         melody_vocab = Vocabulary(prepared["melody_vocab"])

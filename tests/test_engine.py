@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
+from helpers import ROOT
 
-from musicgen.models import JazzGPT, LSTMBaseline, Mary
+from musicgen.models import JazzGPT, LSTMBaseline, Mary, load_model
 from musicgen.music.chords import parse_chord
 from musicgen.music.tokens import SPECIALS, parse_melody_token
-from musicgen.sampling.generate import (
+from musicgen.sampling.engine import (
     EOS_ID,
     MelodyState,
     beam_search_melodies,
@@ -29,22 +35,6 @@ PIANO = [*SPECIALS, *(str(i) for i in range(20))]
 TPB = 24
 PROG = ["C7", "F7", "G7", "C7", "D-7", "G7", "C7", "C7"]
 SHORT = ["F7", "G7", "C7"]
-
-
-class Greedy:
-    def sample(self, logits, generator=None):
-        return logits.argmax(dim=-1)
-
-
-class Softmax:
-    def sample(self, logits, generator=None):
-        probs = torch.softmax(logits, dim=-1)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-
-
-class Beam(Softmax):
-    def __init__(self, width: int):
-        self.beam_width = width
 
 
 no_eos = hold_eos_until_filled  # keeps untrained models writing until the span is full
@@ -89,7 +79,7 @@ def ticks(melody: list[str]) -> int:
     return sum(parse_melody_token(t)[1] for t in melody)
 
 
-@pytest.mark.parametrize("sampler", [Greedy(), Softmax()], ids=["greedy", "softmax"])
+@pytest.mark.parametrize("sampler", [Sampler("argmax"), Sampler("softmax")], ids=["greedy", "softmax"])
 def test_cached_and_uncached_generation_write_the_same_melodies(jazz, sampler):
     kwargs = dict(num_samples=2, seed=3, token_filter=no_eos)
     cached = generate_melodies(jazz, [PROG, SHORT], sampler, use_cache=True, **kwargs)
@@ -99,9 +89,9 @@ def test_cached_and_uncached_generation_write_the_same_melodies(jazz, sampler):
 
 
 def test_sample_i_of_a_batch_is_the_single_sample_with_seed_plus_i(jazz):
-    batched = generate_melodies(jazz, [PROG, SHORT], Softmax(), num_samples=3, seed=10)
+    batched = generate_melodies(jazz, [PROG, SHORT], Sampler("softmax"), num_samples=3, seed=10)
     singles = [
-        generate_melodies(jazz, chords, Softmax(), num_samples=1, seed=10 + i)[0]
+        generate_melodies(jazz, chords, Sampler("softmax"), num_samples=1, seed=10 + i)[0]
         for i, chords in enumerate([PROG] * 3 + [SHORT] * 3)
     ]
     assert batched == singles
@@ -109,9 +99,9 @@ def test_sample_i_of_a_batch_is_the_single_sample_with_seed_plus_i(jazz):
 
 
 def test_the_same_seed_repeats_a_melody_and_another_seed_changes_it(jazz):
-    first = generate_melodies(jazz, PROG, Softmax(), num_samples=2, seed=5, token_filter=no_eos)
-    again = generate_melodies(jazz, PROG, Softmax(), num_samples=2, seed=5, token_filter=no_eos)
-    other = generate_melodies(jazz, PROG, Softmax(), num_samples=2, seed=6, token_filter=no_eos)
+    first = generate_melodies(jazz, PROG, Sampler("softmax"), num_samples=2, seed=5, token_filter=no_eos)
+    again = generate_melodies(jazz, PROG, Sampler("softmax"), num_samples=2, seed=5, token_filter=no_eos)
+    other = generate_melodies(jazz, PROG, Sampler("softmax"), num_samples=2, seed=6, token_filter=no_eos)
     assert first == again and first != other
 
 
@@ -121,7 +111,7 @@ def test_the_same_seed_repeats_a_melody_and_another_seed_changes_it(jazz):
     ids=["note-cut-at-the-end", "eos-allowed", "token-limit"],
 )
 def test_every_melody_fills_its_chord_span_exactly(jazz, kwargs):
-    melodies = generate_melodies(jazz, [PROG, SHORT], Softmax(), num_samples=4, seed=1, **kwargs)
+    melodies = generate_melodies(jazz, [PROG, SHORT], Sampler("softmax"), num_samples=4, seed=1, **kwargs)
     spans = [len(PROG) * TPB] * 4 + [len(SHORT) * TPB] * 4
     assert [ticks(m) for m in melodies] == spans
     assert all(not t.startswith("<") for m in melodies for t in m)
@@ -140,13 +130,13 @@ def test_pad_bos_and_unk_are_never_written_even_when_the_model_prefers_them(jazz
     biased.load_state_dict(jazz.state_dict())
     with torch.no_grad():
         biased.head.bias[[0, 1, 3]] += 100.0
-    melodies = generate_melodies(biased, PROG, Softmax(), num_samples=3, token_filter=no_eos)
+    melodies = generate_melodies(biased, PROG, Sampler("softmax"), num_samples=3, token_filter=no_eos)
     assert all(parse_melody_token(t) for m in melodies for t in m)
 
 
 def test_unknown_chord_symbols_are_read_as_unk(jazz):
-    unknown = generate_melodies(jazz, ["C7", "Xyz13", "G7"], Greedy(), token_filter=no_eos)
-    as_unk = generate_melodies(jazz, ["C7", "<unk>", "G7"], Greedy(), token_filter=no_eos)
+    unknown = generate_melodies(jazz, ["C7", "Xyz13", "G7"], Sampler("argmax"), token_filter=no_eos)
+    as_unk = generate_melodies(jazz, ["C7", "<unk>", "G7"], Sampler("argmax"), token_filter=no_eos)
     assert unknown == as_unk
 
 
@@ -164,7 +154,7 @@ def test_token_filter_sees_the_onset_and_sounding_chord_of_each_row(jazz):
         return logits.masked_fill(~allowed, float("-inf"))
 
     melodies = generate_melodies(
-        jazz, [PROG, SHORT], Softmax(), num_samples=2, token_filter=only_the_root
+        jazz, [PROG, SHORT], Sampler("softmax"), num_samples=2, token_filter=only_the_root
     )
     for melody, chords in zip(melodies, [PROG, PROG, SHORT, SHORT], strict=True):
         onset = 0
@@ -181,7 +171,7 @@ def test_a_filter_that_masks_every_token_is_reported(jazz):
         return torch.full_like(logits, float("-inf"))
 
     with pytest.raises(ValueError, match="every token of row 0 is masked"):
-        generate_melodies(jazz, PROG, Greedy(), token_filter=mask_all)
+        generate_melodies(jazz, PROG, Sampler("argmax"), token_filter=mask_all)
 
 
 def test_hard_chord_aware_sampling_plays_only_chord_tones(jazz):
@@ -196,14 +186,15 @@ def test_hard_chord_aware_sampling_plays_only_chord_tones(jazz):
 
 
 def test_melody_beam_search_of_width_one_is_greedy_decoding(jazz):
-    greedy = generate_melodies(jazz, [PROG, SHORT], Greedy(), token_filter=no_eos)
+    greedy = generate_melodies(jazz, [PROG, SHORT], Sampler("argmax"), token_filter=no_eos)
     beam = beam_search_melodies(jazz, [PROG, SHORT], width=1, token_filter=no_eos)
     assert beam == greedy
 
 
 def test_a_sampler_with_a_beam_width_switches_to_beam_search(jazz):
-    via_sampler = generate_melodies(jazz, [PROG, SHORT], Beam(3), num_samples=2, seed=9)
-    direct = beam_search_melodies(jazz, [PROG, SHORT], width=3, num_samples=2)
+    sampler = Sampler("softmax", beam_width=3)
+    via_sampler = generate_melodies(jazz, [PROG, SHORT], sampler, num_samples=2, seed=9)
+    direct = beam_search_melodies(jazz, [PROG, SHORT], width=3, sampler=sampler, num_samples=2)
     assert via_sampler == direct
     assert len(direct) == 4 and direct[0] != direct[1]
     assert [ticks(m) for m in direct] == [len(PROG) * TPB] * 2 + [len(SHORT) * TPB] * 2
@@ -222,7 +213,7 @@ def test_the_real_sampler_drives_beam_search_through_its_weights(jazz):
 def test_generation_leaves_the_models_train_mode_as_it_was(jazz):
     jazz.train()
     try:
-        generate_melodies(jazz, SHORT, Greedy())
+        generate_melodies(jazz, SHORT, Sampler("argmax"))
         assert jazz.training
     finally:
         jazz.eval()
@@ -230,15 +221,15 @@ def test_generation_leaves_the_models_train_mode_as_it_was(jazz):
 
 def test_max_tokens_beyond_the_models_positions_is_refused(jazz):
     with pytest.raises(ValueError, match="max_len=2048"):
-        generate_melodies(jazz, PROG, Greedy(), max_tokens=5000)
+        generate_melodies(jazz, PROG, Sampler("argmax"), max_tokens=5000)
 
 
 @pytest.mark.parametrize("name", SEQUENCE_MODELS)
 def test_sequence_sample_i_of_a_batch_is_the_single_sample_with_seed_plus_i(name):
     model = SEQUENCE_MODELS[name]()
-    batched = generate_sequences(model, PRIMERS, Softmax(), num_tokens=12, seed=4)
+    batched = generate_sequences(model, PRIMERS, Sampler("softmax"), num_tokens=12, seed=4)
     singles = [
-        generate_sequences(model, [p], Softmax(), 12, seed=4 + i)[0] for i, p in enumerate(PRIMERS)
+        generate_sequences(model, [p], Sampler("softmax"), 12, seed=4 + i)[0] for i, p in enumerate(PRIMERS)
     ]
     assert batched == singles
     assert [len(s) for s in batched] == [12] * len(PRIMERS)
@@ -249,15 +240,15 @@ def test_sequence_generation_repeats_with_a_seed_and_never_emits_specials(name):
     model = SEQUENCE_MODELS[name]()
     with torch.no_grad():
         model.head[-1].bias[: len(SPECIALS)] += 100.0
-    first = generate_sequences(model, PRIMERS, Softmax(), num_tokens=10, seed=1)
-    assert first == generate_sequences(model, PRIMERS, Softmax(), num_tokens=10, seed=1)
+    first = generate_sequences(model, PRIMERS, Sampler("softmax"), num_tokens=10, seed=1)
+    assert first == generate_sequences(model, PRIMERS, Sampler("softmax"), num_tokens=10, seed=1)
     assert all(t >= len(SPECIALS) for seq in first for t in seq)
 
 
 @pytest.mark.parametrize("name", SEQUENCE_MODELS)
 def test_sequence_beam_search_of_width_one_is_greedy_decoding(name):
     model = SEQUENCE_MODELS[name]()
-    greedy = generate_sequences(model, PRIMERS, Greedy(), num_tokens=8)
+    greedy = generate_sequences(model, PRIMERS, Sampler("argmax"), num_tokens=8)
     assert beam_search_sequences(model, PRIMERS, width=1, num_tokens=8) == greedy
 
 
@@ -287,7 +278,7 @@ def test_sequence_beam_search_as_wide_as_the_vocabulary_finds_the_most_likely_pa
 @pytest.mark.parametrize("primer, token", [([5, 0, 6], 0), ([5, 99], 99)])
 def test_a_primer_token_outside_the_vocabulary_is_named(primer, token):
     with pytest.raises(ValueError, match=f"primer 1: token id {token} "):
-        generate_sequences(_lstm(), [[5], primer], Greedy(), num_tokens=2)
+        generate_sequences(_lstm(), [[5], primer], Sampler("argmax"), num_tokens=2)
 
 
 def test_holding_eos_until_filled_keeps_a_model_that_wants_to_stop_playing(jazz):
@@ -297,8 +288,54 @@ def test_holding_eos_until_filled_keeps_a_model_that_wants_to_stop_playing(jazz)
     def held(logits, state):
         return hold_eos_until_filled(eager_to_stop(logits, state), state)
 
-    stopped = generate_melodies(jazz, PROG, Softmax(), num_samples=1, token_filter=eager_to_stop)[0]
-    played = generate_melodies(jazz, PROG, Softmax(), num_samples=1, token_filter=held)[0]
+    stopped = generate_melodies(jazz, PROG, Sampler("softmax"), num_samples=1, token_filter=eager_to_stop)[0]
+    played = generate_melodies(jazz, PROG, Sampler("softmax"), num_samples=1, token_filter=held)[0]
     notes = [t for t in played if not t.startswith("0:")]
     assert all(t.startswith("0:") for t in stopped)  # only the rest that completes the span
     assert notes and sum(int(t.split(":")[1]) for t in played) == len(PROG) * TPB
+
+
+def test_a_primer_longer_than_the_context_is_cut_to_the_context(checkpoints):
+    model = load_model(checkpoints["mary"])
+    context = model.hparams.context
+    widths = []
+    hook = model.register_forward_pre_hook(lambda module, args: widths.append(args[0].shape[1]))
+    primer = [len(model.hparams.vocab) - 1] * (5 * context)
+    out = generate_sequences(model, [primer], Sampler("argmax"), num_tokens=6, seed=0)
+    hook.remove()
+    assert len(out[0]) == 6 and max(widths) == context
+
+
+MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import json, resource, torch
+    from musicgen.models import Mary
+    from musicgen.music.tokens import SPECIALS
+    from musicgen.sampling.engine import generate_sequences
+    from musicgen.sampling.sampler import Sampler
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = Mary([*SPECIALS, *map(str, range(20))], context=16, blocks=1, embed_dim=16, hidden=16,
+                 dense=16, attention_units=8)
+    widths = []
+    model.register_forward_pre_hook(lambda module, args: widths.append(args[0].shape[1]))
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    short = len(generate_sequences(model, [[]], Sampler("argmax"), num_tokens=500)[0])
+    after_short = peak()
+    long = len(generate_sequences(model, [[]], Sampler("argmax"), num_tokens=10_000)[0])
+    print(json.dumps({"short": short, "long": long, "growth_mb": peak() - after_short,
+                      "widest": max(widths)}))
+    """
+)
+
+
+def test_ten_thousand_mary_tokens_slide_the_window_in_flat_memory():
+    result = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    assert measured["short"] == 500 and measured["long"] == 10_000
+    assert measured["widest"] == 16
+    assert measured["growth_mb"] < 20, measured

@@ -1,4 +1,4 @@
-"""What guards a training run: run info in checkpoints, NaN stops, clean exits on signals.
+"""What guards a training run: NaN stops and clean exits on signals.
 
 A run must survive being killed (SIGTERM from a scheduler, Ctrl+C from a user) with a
 checkpoint it can resume from, and must never leave a half-written or NaN-poisoned one.
@@ -15,7 +15,6 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from musicgen.errors import UserError
@@ -23,16 +22,6 @@ from musicgen.errors import UserError
 
 class NonFiniteLossError(UserError, FloatingPointError):
     """The training loss became NaN or infinite."""
-
-
-class RunInfo(Callback):
-    """Stores the resolved config, package version, git commit and data cache key in checkpoints."""
-
-    def __init__(self, info: dict):
-        self.info = info
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        checkpoint["musicgen_run"] = self.info
 
 
 class FiniteLossGuard(Callback):
@@ -92,24 +81,3 @@ class GracefulStop(Callback):
         if self._previous_sigint is not None and main:
             signal.signal(signal.SIGINT, self._previous_sigint)
             self._previous_sigint = None
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Writes each checkpoint beside its target, then renames it into place.
-
-    Lightning's fsspec transaction stages the file in the system temp folder and moves it,
-    which is a copy, not an atomic rename, when outputs live on another filesystem (the usual
-    case on clusters): a kill mid-copy would leave a truncated ``last.ckpt``.
-    """
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None
-    ) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        with open(partial, "wb") as fh:
-            torch.save(checkpoint, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(partial, path)

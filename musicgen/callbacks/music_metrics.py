@@ -16,7 +16,6 @@ logged metric. Rank 0 alone writes the media.
 from __future__ import annotations
 
 import importlib.util
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,59 +26,13 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_warn
 
-from musicgen.data.jazz import JazzDataModule
-from musicgen.data.sequence import SequenceDataModule
-from musicgen.data.tokenizers import tokenizer_from_info
-from musicgen.data.vocab import Vocabulary
-from musicgen.metrics.modules import MusicMetrics
-from musicgen.metrics.ngrams import KINDS, NGramIndex
-from musicgen.music.records import LeadSheet, PianoScore
-from musicgen.sampling.generate import generate_melodies, generate_sequences
+from musicgen.metrics.ngrams import KINDS, NGramIndex, training_indexes
+from musicgen.metrics.registry import MusicMetrics
+from musicgen.music.records import Record
+from musicgen.sampling.records import generate_records, model_kind, spread
 from musicgen.sampling.sampler import Sampler
 
-Record = LeadSheet | PianoScore
 MEDIA_FORMATS = ("mid", "png", "wav")
-
-
-def record_type(datamodule: Any) -> str:
-    """``MusicMetrics``' record type for what a data module serves."""
-    if isinstance(datamodule, JazzDataModule):
-        return "lead_sheet"
-    if isinstance(datamodule, SequenceDataModule):
-        return "piano"
-    raise TypeError(
-        f"music metrics need a JazzDataModule or SequenceDataModule, got {type(datamodule).__name__}"
-    )
-
-
-def datamodule_records(datamodule: Any, split: str) -> list[Record]:
-    """A split of a prepared data module as records: lead-sheet windows, or decoded pieces.
-
-    Pieces are whole token sequences (transposed copies included) decoded with the data's own
-    tokenizer, so they are what the model sees, on the tokenizer's grid.
-    """
-    if record_type(datamodule) == "lead_sheet":
-        return datamodule.lead_sheets(split)
-    vocab = Vocabulary(datamodule.model_inputs()["vocab"])
-    sequences = datamodule.primers(split, length=sys.maxsize - 1)  # whole sequences
-    return [
-        datamodule.tokenizer.decode(vocab.decode(seq)).with_(id=f"{split}:{i}")
-        for i, seq in enumerate(sequences)
-    ]
-
-
-def training_indexes(records: Sequence[Record], kinds: Sequence[str] = KINDS) -> list[NGramIndex]:
-    """One plagiarism index per n-gram reading, at its default length."""
-    return [NGramIndex.from_records(records, kind) for kind in kinds]
-
-
-def spread(available: int, count: int) -> list[int]:
-    """``count`` indices spread evenly over ``range(available)`` (repeating when it is short)."""
-    if available < 1:
-        raise ValueError("nothing to choose from: the validation split is empty")
-    if count > available:
-        return [i % available for i in range(count)]
-    return [i * available // count for i in range(count)]
 
 
 def metric_values(
@@ -162,50 +115,32 @@ class MusicMetricsCallback(Callback):
         self._data: ValidationData | None = None
         self._baseline_logged = False
 
-    def validation_data(self, datamodule: Any) -> ValidationData:
+    def validation_data(self, datamodule: Any, kind: str) -> ValidationData:
         """The validation records and generation inputs, and the training indexes (built once)."""
         if self._data is None:
-            kind = record_type(datamodule)
-            records = datamodule_records(datamodule, "val")
+            records = datamodule.records("val")
             if kind == "lead_sheet":
                 inputs = [list(r.chords) for r in records]
             elif self.primer_tokens:
                 inputs = datamodule.primers("val", self.primer_tokens)
             else:
                 inputs = [[] for _ in records]
-            indexes = training_indexes(datamodule_records(datamodule, "train"), self.ngram_kinds)
+            indexes = training_indexes(datamodule.records("train"), self.ngram_kinds)
             self._data = ValidationData(kind, records, indexes, inputs)
         return self._data
 
     def generate(self, pl_module: L.LightningModule, data: ValidationData) -> list[Record]:
         """``num_samples`` decoded samples over (or after) evenly spread validation inputs."""
         inputs = [data.inputs[i] for i in spread(len(data.inputs), self.num_samples)]
-        hp = pl_module.hparams
-        if data.kind == "lead_sheet":
-            info = hp.data_info
-            max_tokens = self.max_tokens if self.max_tokens is not None else hp.max_len - 1
-            melodies = generate_melodies(
-                pl_module, inputs, self.sampler, 1, max_tokens=max_tokens, seed=self.seed
-            )
-            return [
-                LeadSheet.from_tokens(
-                    f"sample{i}", tokens, tuple(chords), ticks_per_beat=info["ticks_per_beat"],
-                    beats_per_bar=info["beats_per_bar"],
-                )
-                for i, (tokens, chords) in enumerate(zip(melodies, inputs, strict=True))
-            ]
-        vocab = Vocabulary(hp.vocab)
-        tokenizer = tokenizer_from_info(hp.data_info["tokenizer"])
-        sequences = generate_sequences(pl_module, inputs, self.sampler, self.num_tokens, self.seed)
-        return [
-            tokenizer.decode(vocab.decode(seq)).with_(id=f"sample{i}")
-            for i, seq in enumerate(sequences)
-        ]
+        return generate_records(
+            pl_module, self.sampler, inputs, max_tokens=self.max_tokens, num_tokens=self.num_tokens,
+            seed=self.seed,
+        )
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        data = self.validation_data(trainer.datamodule)
+        data = self.validation_data(trainer.datamodule, model_kind(pl_module))
         rank_zero = trainer.is_global_zero
         if not self._baseline_logged:
             baseline = data.records if rank_zero else []

@@ -11,10 +11,11 @@ import pytest
 from conftest import compose_config, tiny_train_overrides
 from hydra.utils import instantiate
 
-from musicgen.metrics.callback import MusicMetricsCallback, spread
+from musicgen.callbacks.music_metrics import MusicMetricsCallback
 from musicgen.metrics.functional import inside_count
 from musicgen.models import load_model
 from musicgen.music.records import LeadSheet
+from musicgen.sampling.records import model_kind
 from musicgen.training import train
 
 CALLBACK = [
@@ -73,8 +74,9 @@ def test_logged_inside_ratio_is_that_of_the_samples_the_checkpoint_regenerates(t
     logged = float(next(r for r in _logged(tmp_path / "train") if "gen/inside_ratio" in r)["gen/inside_ratio"])
 
     callback = MusicMetricsCallback(num_samples=3, log_media=0)
-    data = callback.validation_data(instantiate(cfg.data))
-    samples = callback.generate(load_model(ckpt), data)
+    model = load_model(ckpt)
+    data = callback.validation_data(instantiate(cfg.data), model_kind(model))
+    samples = callback.generate(model, data)
     counts = [inside_count(s) for s in samples]
     assert len(samples) == 3
     assert logged == pytest.approx(sum(c.inside for c in counts) / sum(c.total for c in counts), abs=1e-6)
@@ -86,14 +88,6 @@ def test_metrics_are_logged_only_on_every_nth_epoch(tmp_path):
     gen_epochs = [r["epoch"] for r in _logged(run) if "gen/downbeat_std" in r]
     assert gen_epochs == ["1"]
     assert [p.name for p in (run / "samples").iterdir()] == ["epoch1"]
-
-
-def test_spread_picks_evenly_and_repeats_only_when_short():
-    assert spread(10, 4) == [0, 2, 5, 7]
-    assert spread(3, 3) == [0, 1, 2]
-    assert spread(2, 5) == [0, 1, 0, 1, 0]
-    with pytest.raises(ValueError, match="validation split is empty"):
-        spread(0, 2)
 
 
 @pytest.mark.parametrize(

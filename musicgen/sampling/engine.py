@@ -7,15 +7,20 @@ their last ``context`` tokens each step. Either way each sample draws from its o
 sample generated with seed ``seed + i``: batching never changes what a seed produces.
 
 A sampler with ``beam_width > 1`` switches to beam search (length-normalised log-probability,
-scored on the sampler's ``weights`` when it has them, so temperature and top-k/top-p still
-shape the search).
+scored on the sampler's ``weights``, so temperature and top-k/top-p still shape the search).
+
+What the engine needs from a model and from a sampler is stated below as ``Protocol``s:
+``MelodyModel`` (JazzGPT), ``SequenceModel`` (MAR-Y, the LSTM) and ``TokenSampler``
+(``musicgen.sampling.sampler.Sampler``). Turning what it writes into records is
+``musicgen.sampling.records``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -34,6 +39,54 @@ from musicgen.music.tokens import (
 
 MELODY_BANNED = [PAD_ID, BOS_ID, UNK_ID]
 SEQUENCE_BANNED = list(range(len(SPECIALS)))
+
+
+class GenerationModel(Protocol):
+    """What every model the engine drives offers: hyperparameters holding its vocabularies and
+    ``data_info`` (plus ``max_len`` for melodies, ``context`` for sequences), and torch's
+    module state (parameters for the device, train/eval mode)."""
+
+    hparams: Mapping[str, Any]
+    training: bool
+
+    def parameters(self) -> Iterator[Tensor]: ...
+
+    def eval(self) -> Any: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+
+class MelodyModel(GenerationModel, Protocol):
+    """A chord-conditioned melody model (JazzGPT): chord ids are encoded once, melody ids are
+    decoded a step at a time against that memory, with a cache that has ``select(rows)``."""
+
+    def encode(self, chords: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def decode(
+        self, tokens: Tensor, memory: Tensor, memory_pad_mask: Tensor, cache: Any = None,
+        memory_rows: Tensor | None = None,
+    ) -> tuple[Tensor, Any]: ...
+
+
+class SequenceModel(GenerationModel, Protocol):
+    """A next-token model (MAR-Y, the LSTM): windows of ids [B, T] -> next-token logits [B, V]."""
+
+    def __call__(self, windows: Tensor) -> Tensor: ...
+
+
+class TokenSampler(Protocol):
+    """What the engine needs from a sampler: draws, normalised weights (beam search scores),
+    the chord-aware logit bias (None when off) and the beam width (1: sampling)."""
+
+    beam_width: int
+
+    def sample_rows(
+        self, logits: Tensor, generators: Sequence[torch.Generator], bias: Tensor | None = None
+    ) -> Tensor: ...
+
+    def weights(self, logits: Tensor, bias: Tensor | None = None) -> Tensor: ...
+
+    def chord_bias(self, melody_vocab: Sequence[str], chords: Sequence[str]) -> Tensor | None: ...
 
 
 @dataclass(frozen=True)
@@ -133,21 +186,9 @@ def _check_rows(logits: Tensor, step: int) -> None:
         )
 
 
-def _sample_rows(
-    sampler, logits: Tensor, generators: list[torch.Generator], bias: Tensor | None
-) -> Tensor:
-    """One draw per row with that row's own generator, so rows never share random numbers."""
-    if hasattr(sampler, "sample_rows"):
-        return sampler.sample_rows(logits, generators, bias)
-    picks = []
-    for j, generator in enumerate(generators):
-        kwargs = {} if bias is None else {"bias": bias[j : j + 1]}
-        picks.append(sampler.sample(logits[j : j + 1], generator, **kwargs))
-    return torch.cat(picks)
-
-
-def _log_weights(sampler, logits: Tensor, bias: Tensor | None) -> Tensor:
-    if sampler is not None and hasattr(sampler, "weights"):
+def _log_weights(sampler: TokenSampler | None, logits: Tensor, bias: Tensor | None) -> Tensor:
+    """Beam search scores: the sampler's weights, or without one the model's own softmax."""
+    if sampler is not None:
         return sampler.weights(logits, bias).log()
     return torch.log_softmax(logits if bias is None else logits + bias, dim=-1)
 
@@ -194,7 +235,7 @@ class _MelodySteps:
             logits = self.token_filter(logits, state)
         _check_rows(logits, step)
         bias = None
-        if self.sampler is not None and hasattr(self.sampler, "chord_bias"):
+        if self.sampler is not None:
             bias = self.sampler.chord_bias(self.vocab, current)
             bias = None if bias is None else bias.to(logits.device)
         return logits, bias
@@ -202,9 +243,9 @@ class _MelodySteps:
 
 @torch.inference_mode()
 def generate_melodies(
-    model,
+    model: MelodyModel,
     chords: Sequence[Sequence[str]] | Sequence[str],
-    sampler,
+    sampler: TokenSampler,
     num_samples: int = 1,
     max_tokens: int = 1024,
     seed: int = 0,
@@ -220,7 +261,7 @@ def generate_melodies(
     logits after the specials are masked. ``use_cache=False`` re-decodes the whole prefix at
     each step (for benchmarks and tests; same result, slower).
     """
-    width = int(getattr(sampler, "beam_width", 1))
+    width = sampler.beam_width
     if width > 1:
         return beam_search_melodies(
             model, chords, width, sampler, num_samples, max_tokens, token_filter
@@ -234,10 +275,10 @@ def generate_melodies(
 
 @torch.inference_mode()
 def beam_search_melodies(
-    model,
+    model: MelodyModel,
     chords: Sequence[Sequence[str]] | Sequence[str],
     width: int,
-    sampler=None,
+    sampler: TokenSampler | None = None,
     num_samples: int = 1,
     max_tokens: int = 1024,
     token_filter: TokenFilter | None = None,
@@ -245,7 +286,7 @@ def beam_search_melodies(
     """The ``num_samples`` best of ``width`` beams per progression, best first.
 
     Beams are ranked by log-probability divided by their length (``<eos>`` included), scored on
-    ``sampler.weights`` when the sampler has them and on the model's softmax otherwise. Width 1
+    ``sampler.weights`` when a sampler is given and on the model's softmax otherwise. Width 1
     is greedy decoding.
     """
     if not 1 <= num_samples <= width:
@@ -256,7 +297,7 @@ def beam_search_melodies(
 
 
 @contextmanager
-def _eval_mode(model) -> Iterator[None]:
+def _eval_mode(model: GenerationModel) -> Iterator[None]:
     """Dropout off while generating, and the caller's train/eval mode restored afterwards."""
     was_training = model.training
     model.eval()
@@ -293,7 +334,7 @@ def _sample_melodies(model, steps: _MelodySteps, num_samples, max_tokens, seed, 
         logits, bias = steps.logits(
             raw[:, -1], step, active, [rows[i] for i in active], [onsets[i] for i in active]
         )
-        picks = _sample_rows(steps.sampler, logits, [generators[i] for i in active], bias).tolist()
+        picks = steps.sampler.sample_rows(logits, [generators[i] for i in active], bias).tolist()
         keep = []
         for j, (i, token) in enumerate(zip(active, picks, strict=True)):
             outputs[i].append(token)
@@ -366,9 +407,9 @@ def _beam_melodies(model, steps: _MelodySteps, width, num_samples, max_tokens):
 
 @torch.inference_mode()
 def generate_sequences(
-    model,
+    model: SequenceModel,
     primers: Sequence[Sequence[int]],
-    sampler,
+    sampler: TokenSampler,
     num_tokens: int,
     seed: int = 0,
 ) -> list[list[int]]:
@@ -378,7 +419,7 @@ def generate_sequences(
     a piece's opening. Specials are never emitted. A sampler with ``beam_width > 1`` returns the
     best beam per primer.
     """
-    width = int(getattr(sampler, "beam_width", 1))
+    width = sampler.beam_width
     if width > 1:
         return beam_search_sequences(model, primers, width, num_tokens, sampler)
     _check_primers(model, primers)
@@ -388,7 +429,8 @@ def generate_sequences(
 
 @torch.inference_mode()
 def beam_search_sequences(
-    model, primers: Sequence[Sequence[int]], width: int, num_tokens: int, sampler=None
+    model: SequenceModel, primers: Sequence[Sequence[int]], width: int, num_tokens: int,
+    sampler: TokenSampler | None = None,
 ) -> list[list[int]]:
     """The best of ``width`` beams after each primer (width 1 is greedy decoding)."""
     if width < 1:
@@ -421,7 +463,7 @@ def _sample_sequences(model, primers, sampler, num_tokens, seed):
     windows = _pad_rows([[BOS_ID, *p] for p in primers], device, left=True)
     generators = sample_generators(seed, len(primers), device)
     for _ in range(num_tokens):
-        picks = _sample_rows(sampler, _sequence_logits(model, windows), generators, None)
+        picks = sampler.sample_rows(_sequence_logits(model, windows), generators)
         windows = torch.cat([windows, picks[:, None]], dim=1)
     return windows[:, windows.shape[1] - num_tokens :].tolist()
 

@@ -1,0 +1,156 @@
+"""``python sample.py``: load a checkpoint, generate with a sampler, write every format.
+
+``python sample.py ckpt_path=latest sampler=topk sampler.k=15`` (config ``conf/sample.yaml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from musicgen.cli import hydra_command
+from musicgen.data.vocab import Vocabulary
+from musicgen.errors import shorten
+from musicgen.models import datamodule_from_checkpoint, load_model
+from musicgen.models.checkpoint import recommended_sampler, resolve_checkpoint
+from musicgen.music.records import Record
+from musicgen.paths import run_dir
+from musicgen.render.midi import check_tempo
+from musicgen.render.samples import atomic_json_list, render_settings, write_samples
+from musicgen.sampling.configs import sampler_config as named_sampler_config
+from musicgen.sampling.engine import TokenSampler, hold_eos_until_filled
+from musicgen.sampling.progressions import resolve_chords
+from musicgen.sampling.records import generate_records, model_kind
+
+DEFAULT_CHORDS = "blues"
+"""What a JazzGPT checkpoint plays over when ``chords=`` is not given."""
+SAMPLE_ID = "sample{:03d}"
+"""How the pieces of a run are named (and their files)."""
+
+
+def check_counts(cfg: DictConfig, names: tuple[str, ...]) -> None:
+    """Counts a user typed must be positive whole numbers (``num_samples=-1`` writes nothing)."""
+    for name in names:
+        value = cfg[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value}: expected a whole number of at least 1")
+
+
+def chords_to_play(model, cfg: DictConfig) -> list[str]:
+    """The progression a JazzGPT checkpoint plays over (``chords``, ``key``, ``choruses``), after
+    refusing the options of the other models and a progression longer than the model reads."""
+    if cfg.primer is not None:
+        raise ValueError(
+            f"primer={cfg.primer} is for MAR-Y and LSTM checkpoints; a JazzGPT checkpoint writes "
+            "over chords= (drop primer=)"
+        )
+    check_counts(cfg, ("num_samples", "max_tokens", "choruses"))
+    spec = cfg.chords if cfg.chords is not None else DEFAULT_CHORDS
+    chords = resolve_chords(
+        spec, key=cfg.key, choruses=cfg.choruses,
+        beats_per_bar=model.hparams.data_info["beats_per_bar"], wjazzd_path=cfg.wjazzd_path,
+    )
+    if len(chords) > model.hparams.max_len:
+        raise ValueError(
+            f"chords={shorten(str(spec))} with choruses={cfg.choruses} is {len(chords)} beats, but this "
+            f"model reads at most max_len={model.hparams.max_len}: use fewer choruses or bars"
+        )
+    unknown = sorted({c for c in chords if c not in Vocabulary(model.hparams.chord_vocab)})
+    if unknown:
+        print(f"warning: chords the model never saw in training (read as <unk>): {' '.join(unknown)}")
+    return chords
+
+
+def primers_to_continue(model, ckpt: Path, cfg: DictConfig) -> list[list[int]]:
+    """The primers a MAR-Y / LSTM checkpoint continues in turn (``[[]]``: from nothing; ``data``:
+    the openings of its own validation pieces), after refusing the options of JazzGPT."""
+    for key in ("chords", "key"):
+        if cfg[key] is not None:
+            raise ValueError(
+                f"{key}={cfg[key]} is for JazzGPT checkpoints; a {type(model).__name__} checkpoint "
+                f"writes num_notes tokens from primer= (drop {key}=)"
+            )
+    check_counts(cfg, ("num_samples", "num_notes") + (("primer_length",) if cfg.primer else ()))
+    if cfg.primer is None:
+        return [[]]
+    if cfg.primer != "data":
+        raise ValueError(f"primer={cfg.primer}: use null (start from nothing) or data")
+    datamodule = datamodule_from_checkpoint(ckpt)
+    if datamodule is None:
+        raise ValueError(f"{ckpt} does not record its data config, so primer=data cannot be used")
+    if datamodule.model_inputs()["vocab"] != list(model.hparams.vocab):
+        raise ValueError(f"the data of {ckpt} no longer gives the model's vocabulary: prepare it as in training")
+    primers = [p for p in datamodule.primers("val", cfg.primer_length) if p]
+    if not primers:
+        raise ValueError("primer=data: the validation split has no sequences")
+    return primers
+
+
+def piece_maker(model, ckpt: Path, cfg: DictConfig, sampler: TokenSampler) -> Callable[[int, int], list[Record]]:
+    """Checks the options for what the model writes, then makes ``count`` pieces from sample
+    ``start`` on (the pieces of one run are the same whatever the batches)."""
+    if model_kind(model) == "lead_sheet":
+        chords = chords_to_play(model, cfg)
+        token_filter = hold_eos_until_filled if cfg.fill_chords else None
+        return lambda start, count: generate_records(
+            model, sampler, [chords], count=count, max_tokens=cfg.max_tokens, seed=cfg.seed,
+            first=start, token_filter=token_filter, id_format=SAMPLE_ID,
+        )
+    primers = primers_to_continue(model, ckpt, cfg)
+    return lambda start, count: generate_records(
+        model, sampler, [primers[(start + i) % len(primers)] for i in range(count)],
+        num_tokens=cfg.num_notes, seed=cfg.seed, first=start, with_primer=True, id_format=SAMPLE_ID,
+    )
+
+
+def sampler_config(cfg: DictConfig, ckpt: Path) -> DictConfig:
+    """``cfg.sampler``, or with ``sampler=recommended`` the checkpoint's recommended decoding
+    with whatever the user set over the plain defaults applied on top."""
+    chosen = OmegaConf.to_container(cfg.sampler, resolve=True)
+    recommended = recommended_sampler(ckpt) if chosen.pop("recommended", False) else None
+    if recommended is not None:
+        plain = OmegaConf.to_container(named_sampler_config("softmax"))
+        changed = {k: v for k, v in chosen.items() if plain.get(k) != v}
+        chosen = OmegaConf.to_container(OmegaConf.merge(recommended, changed))
+    return OmegaConf.create({"sampler": chosen}).sampler  # errors name the key "sampler"
+
+
+def sample(cfg: DictConfig) -> Path:
+    """Generate ``num_samples`` pieces, ``batch_size`` at a time, each written as soon as it is
+    made (memory stays flat however many); returns the path of the ``samples.json`` index (an
+    ``index.html`` listening page is written beside it)."""
+    from musicgen.render.page import run_page
+
+    check_tempo(cfg.tempo)
+    check_counts(cfg, ("batch_size",))
+    settings = render_settings(cfg)  # a wrong instrument or SoundFont fails before any work
+    ckpt = resolve_checkpoint(cfg.ckpt_path, cfg.paths.outputs)
+    model = load_model(ckpt)
+    sampler_cfg = sampler_config(cfg, ckpt)
+    sampler = instantiate(sampler_cfg)
+    make = piece_maker(model, ckpt, cfg, sampler)
+    out = run_dir(cfg)
+    header = {
+        "checkpoint": str(ckpt.resolve()),
+        "sampler": {"name": sampler.name, **OmegaConf.to_container(sampler_cfg, resolve=True)},
+        "seed": cfg.seed,
+    }
+    index = out / "samples.json"
+    with atomic_json_list(index, header, "samples") as add:
+        for start in range(0, cfg.num_samples, cfg.batch_size):
+            records = make(start, min(cfg.batch_size, cfg.num_samples - start))
+            for entry in write_samples(records, out, cfg, sampler.name, settings):
+                add(entry)
+    page = run_page(index, f"musicgen samples · {sampler.name}", f"checkpoint {ckpt.name}, seed {cfg.seed}")
+    print(f"samples: {index.resolve()}")
+    print(f"listen: {page.resolve()}")
+    return index
+
+
+main = hydra_command("sample", sample)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""What ``python -m musicgen.evaluate`` measures: dataset baselines (``datasets``), the decoding
+transforms of a checkpoint (``transforms``) and the files that report them (``report``)."""
