@@ -218,8 +218,9 @@ def generate_records(model, sampler, cfg: DictConfig, chords: list | None,
     """``cfg.num_samples`` pieces with one sampler (JazzGPT: its best beams, when searching).
 
     ``chords`` is one progression (``num_samples`` melodies over it; one for argmax, which
-    would repeat it) or several (one melody each). ``cfg.fill_chords`` withholds ``<eos>`` until the last chord, as ``sample.py`` does,
-    so a model trained on windows plays through a whole chorus.
+    would repeat it) or several (one melody each). ``cfg.fill_chords`` withholds ``<eos>`` until the last chord and
+    ``cfg.windowed`` plays long chords as overlapping windows, as ``sample.py`` does, so a model
+    trained on windows plays through a whole chorus.
     """
     hp = model.hparams
     if chords is not None:
@@ -232,6 +233,7 @@ def generate_records(model, sampler, cfg: DictConfig, chords: list | None,
         melodies = generate_melodies(
             model, progressions, sampler, count, cfg.max_tokens, cfg.seed,
             token_filter=hold_eos_until_filled if cfg.fill_chords else None,
+            window_bars=hp.data_info.get("window_bars") if cfg.windowed else None,
         )
         info = hp.data_info
         return [

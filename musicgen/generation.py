@@ -69,6 +69,7 @@ def melody_maker(model, cfg: DictConfig, sampler) -> Callable[[int, int], list[L
         melodies = generate_melodies(
             model, chords, sampler, num_samples=count, max_tokens=cfg.max_tokens, seed=cfg.seed + start,
             token_filter=hold_eos_until_filled if cfg.fill_chords else None,
+            window_bars=info.get("window_bars") if cfg.windowed else None,
         )
         return [
             LeadSheet.from_tokens(
