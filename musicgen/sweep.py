@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from musicgen.cli import FAILED_JOB, ArgumentParser, user_error
 
 TRAIN_COLUMNS = (
-    "status", "val_loss", "best_val_loss", "train_loss", "epochs", "steps", "checkpoint"
+    "status", "val_loss", "best_val_loss", "train_loss", "epochs", "steps", "fit_seconds",
+    "fit_cpu_seconds", "checkpoint",
 )
 
 
