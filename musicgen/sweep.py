@@ -22,7 +22,8 @@ from musicgen.errors import user_error
 from musicgen.paths import FAILED_JOB
 
 TRAIN_COLUMNS = (
-    "status", "val_loss", "best_val_loss", "train_loss", "epochs", "steps", "checkpoint"
+    "status", "val_loss", "best_val_loss", "train_loss", "epochs", "steps", "fit_seconds",
+    "fit_cpu_seconds", "checkpoint",
 )
 
 

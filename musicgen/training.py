@@ -219,6 +219,7 @@ def train(cfg: DictConfig) -> Path:
     for logger in trainer.loggers:
         logger.log_hyperparams({"config": info["config"], "run": record, "model/params": params})
     stop = next(c for c in trainer.callbacks if isinstance(c, GracefulStop))
+    clock = (time.perf_counter(), time.process_time())
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume)
     except SIGTERMException:
@@ -236,6 +237,9 @@ def train(cfg: DictConfig) -> Path:
         finish_wandb(trainer.loggers)
     trainer.save_checkpoint(last)  # the final state, also after a partial last epoch
     summary = results(trainer, last)
+    # CPU seconds (all threads) compare runs on a busy machine better than wall seconds do.
+    summary["fit_seconds"] = round(time.perf_counter() - clock[0], 1)
+    summary["fit_cpu_seconds"] = round(time.process_time() - clock[1], 1)
     if cfg.get("test"):
         summary["test_loss"] = test_loss(trainer, model, datamodule)
     if trainer.is_global_zero:

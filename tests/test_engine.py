@@ -295,6 +295,65 @@ def test_holding_eos_until_filled_keeps_a_model_that_wants_to_stop_playing(jazz)
     assert notes and sum(int(t.split(":")[1]) for t in played) == len(PROG) * TPB
 
 
+LONG = PROG * 3  # 24 beats: six bars of 4/4, longer than a 2-bar training window
+
+
+class Recorder:
+    """A token filter that keeps what the model was shown at each step (and changes nothing)."""
+
+    def __init__(self):
+        self.states: list[MelodyState] = []
+
+    def __call__(self, logits, state):
+        self.states.append(state)
+        return no_eos(logits, state)
+
+
+@pytest.mark.parametrize("sampler", [Sampler("softmax"), Sampler("softmax", beam_width=3)], ids=["softmax", "beam"])
+def test_chords_within_one_window_are_played_exactly_as_without_windows(jazz, sampler):
+    kwargs = dict(num_samples=2, seed=4, token_filter=no_eos)
+    windowed = generate_melodies(jazz, [PROG, SHORT], sampler, window_bars=2, **kwargs)
+    assert windowed == generate_melodies(jazz, [PROG, SHORT], sampler, **kwargs)
+
+
+@pytest.mark.parametrize("sampler", [Sampler("softmax"), Sampler("softmax", beam_width=3)], ids=["softmax", "beam"])
+def test_windowed_melodies_fill_long_chords_and_each_window_reads_only_its_own_bars(jazz, sampler):
+    recorder = Recorder()
+    melodies = generate_melodies(
+        jazz, [LONG, SHORT], sampler, num_samples=2, seed=2, token_filter=recorder, window_bars=2
+    )
+    assert [ticks(m) for m in melodies] == [len(LONG) * TPB] * 2 + [len(SHORT) * TPB] * 2
+    window_chords = {tuple(chords) for state in recorder.states for chords in state.chords}
+    # windows of 8 beats every 4 beats: [0, 8), [4, 12), ... [16, 24) of LONG, and SHORT whole
+    assert window_chords == {tuple(LONG[b : b + 8]) for b in (0, 4, 8, 12, 16)} | {tuple(SHORT)}
+    later = [state for state in recorder.states if tuple(state.chords[0]) != tuple(LONG[:8])]
+    assert all(int(onset) >= 4 * TPB for state in later for onset in state.onset_ticks)
+
+
+def test_windowed_sample_i_of_a_batch_is_the_single_sample_with_seed_plus_i(jazz):
+    kwargs = dict(token_filter=no_eos, window_bars=2)
+    batched = generate_melodies(jazz, [LONG, SHORT], Sampler("softmax"), num_samples=2, seed=7, **kwargs)
+    singles = [
+        generate_melodies(jazz, chords, Sampler("softmax"), num_samples=1, seed=7 + i, **kwargs)[0]
+        for i, chords in enumerate([LONG] * 2 + [SHORT] * 2)
+    ]
+    assert batched == singles
+
+
+def test_a_window_reads_the_note_sounding_into_it_as_a_rest_joined_to_the_rests_after():
+    from musicgen.sampling.engine import _tail
+
+    class Steps:
+        vocab = MELODY
+        durations = [0] * 4 + [d for _ in range(8) for d in (6, 12, 18, 24)]
+
+    ids = [MELODY.index(t) for t in ("60:24", "62:24", "0:12", "0:6", "64:12")]
+    assert _tail(ids, Steps, 12) == ["0:12", "62:24", "0:12", "0:6", "64:12"]
+    assert _tail(ids, Steps, 24) == ["62:24", "0:12", "0:6", "64:12"]
+    assert _tail(ids, Steps, 54) == ["0:12", "64:12"]
+    assert _tail(ids, Steps, 90) == []
+
+
 def test_a_primer_longer_than_the_context_is_cut_to_the_context(checkpoints):
     model = load_model(checkpoints["mary"])
     context = model.hparams.context

@@ -145,6 +145,7 @@ def test_multirun_of_two_jobs_writes_a_summary_with_two_rows(tmp_path):
     assert [row["model.hidden"] for row in rows] == ["8", "16"]
     assert all(row["status"] == "finished" and row["steps"] == "3" for row in rows)
     assert all(Path(row["checkpoint"]).is_file() for row in rows)
+    assert all(float(row["fit_seconds"]) > 0 and float(row["fit_cpu_seconds"]) > 0 for row in rows)
     assert "model.hidden" in (summary.parent / "summary.md").read_text()
 
 

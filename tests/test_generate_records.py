@@ -10,6 +10,7 @@ from helpers import CHORDS, INFO, MELODY, PIANO
 from musicgen.data.tokenizers import make_tokenizer
 from musicgen.models import JazzGPT, Mary
 from musicgen.music.records import LeadSheet, PianoScore
+from musicgen.sampling.engine import generate_melodies
 from musicgen.sampling.records import generate_records, model_kind, spread
 from musicgen.sampling.sampler import Sampler
 
@@ -73,3 +74,15 @@ def test_spread_picks_evenly_and_repeats_only_when_short():
     assert spread(2, 5) == [0, 1, 0, 1, 0]
     with pytest.raises(ValueError, match="validation split is empty"):
         spread(0, 2)
+
+
+def test_windowed_plays_long_chords_in_the_models_own_training_windows():
+    torch.manual_seed(0)
+    info = {"kind": "lead_sheet", **INFO, "window_bars": 1}
+    model = JazzGPT(CHORDS, MELODY, info, d_model=32, n_heads=4, enc_layers=1, dec_layers=1,
+                    d_ff=64, max_len=64).eval()  # fmt: skip
+    chords = [["C7"] * 4 + ["F7"] * 4 + ["G7"] * 4]
+    windowed = generate_records(model, Sampler("softmax"), chords, max_tokens=20, seed=1, windowed=True)
+    direct = generate_melodies(model, chords, Sampler("softmax"), 1, 20, seed=1, window_bars=1)
+    assert [r.tokens() for r in windowed] == direct
+    assert int(windowed[0].durations.sum()) == 12 * INFO["ticks_per_beat"]

@@ -41,20 +41,25 @@ def test_shipped_jazzgpt_is_a_few_megabytes_and_loads_by_name():
     assert model.hparams.enc_layers == model.hparams.dec_layers == 3
 
 
-def test_shipped_jazzgpt_fills_a_rhythm_changes_chorus_with_notes(one_thread):
+def test_shipped_jazzgpt_fills_a_rhythm_changes_chorus_with_notes_that_do_not_fragment(one_thread):
     model = load_model(pretrained_path("jazzgpt-wjd"))
     info = model.hparams.data_info
     chords = resolve_chords("rhythm_changes", beats_per_bar=info["beats_per_bar"])
     sampler = Sampler(**(recommended_sampler(pretrained_path("jazzgpt-wjd")) or {}))
-    (melody,) = generate_melodies(
-        model, chords, sampler, num_samples=1, max_tokens=1000, seed=0,
-        token_filter=hold_eos_until_filled,
+    melodies = generate_melodies(
+        model, chords, sampler, num_samples=4, max_tokens=1000, seed=0,
+        token_filter=hold_eos_until_filled, window_bars=info["window_bars"],
     )
-    sheet = LeadSheet.from_tokens("s", melody, tuple(chords), ticks_per_beat=info["ticks_per_beat"],
-                                  beats_per_bar=info["beats_per_bar"])
-    assert int(sheet.durations.sum()) == len(chords) * info["ticks_per_beat"]  # every chord played over
-    notes = int((sheet.pitches > 0).sum())
-    assert notes >= len(chords) // 4, f"{notes} notes over {len(chords)} beats"
+    for melody in melodies:
+        sheet = LeadSheet.from_tokens("s", melody, tuple(chords), ticks_per_beat=info["ticks_per_beat"],
+                                      beats_per_bar=info["beats_per_bar"])
+        assert int(sheet.durations.sum()) == len(chords) * info["ticks_per_beat"]  # every chord played over
+        notes = int((sheet.pitches > 0).sum())
+        assert notes >= len(chords) // 4, f"{notes} notes over {len(chords)} beats"
+    # Human solos over these changes hold 2.7 tokens per beat; played as one 32-bar window the
+    # model broke into 1-4 tick fragments after bar 8 (7.2 per beat).
+    per_beat = sum(map(len, melodies)) / (len(melodies) * len(chords))
+    assert per_beat < 4, f"{per_beat:.1f} tokens per beat"
 
 
 def _tiny_jazzgpt() -> JazzGPT:

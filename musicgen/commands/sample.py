@@ -97,7 +97,7 @@ def piece_maker(model, ckpt: Path, cfg: DictConfig, sampler: TokenSampler) -> Ca
         token_filter = hold_eos_until_filled if cfg.fill_chords else None
         return lambda start, count: generate_records(
             model, sampler, [chords], count=count, max_tokens=cfg.max_tokens, seed=cfg.seed,
-            first=start, token_filter=token_filter, id_format=SAMPLE_ID,
+            first=start, token_filter=token_filter, windowed=cfg.windowed, id_format=SAMPLE_ID,
         )
     primers = primers_to_continue(model, ckpt, cfg)
     return lambda start, count: generate_records(

@@ -60,8 +60,8 @@ def row_records(model, sampler: TokenSampler, cfg: DictConfig, inputs: list) -> 
 
     ``inputs`` is one progression (``num_samples`` melodies over it; one for argmax, which
     would repeat it), several (one melody each) or the primers. ``cfg.fill_chords`` withholds
-    ``<eos>`` until the last chord, as ``sample.py`` does, so a model trained on windows plays
-    through a whole chorus.
+    ``<eos>`` until the last chord and ``cfg.windowed`` plays long chords as overlapping windows,
+    as ``sample.py`` does, so a model trained on windows plays through a whole chorus.
     """
     count = 1
     if model_kind(model) == "lead_sheet" and len(inputs) == 1:
@@ -73,6 +73,7 @@ def row_records(model, sampler: TokenSampler, cfg: DictConfig, inputs: list) -> 
     return generate_records(
         model, sampler, inputs, count=count, max_tokens=cfg.max_tokens, num_tokens=cfg.num_tokens,
         seed=cfg.seed, token_filter=hold_eos_until_filled if cfg.fill_chords else None,
+        windowed=cfg.windowed,
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from copy import copy
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -208,7 +209,15 @@ class _MelodySteps:
         if "ticks_per_beat" not in info:
             raise ValueError("the model's data_info has no ticks_per_beat: cannot measure melodies")
         self.tpb = int(info["ticks_per_beat"])
+        self.beats_per_bar = int(info.get("beats_per_bar", 4))
         self.durations = token_durations(self.vocab)
+        self.encode = Vocabulary(self.vocab).encode
+
+    def over(self, progressions: list[list[str]]) -> _MelodySteps:
+        """The same pipeline over other chords (one window of each progression)."""
+        window = copy(self)
+        window.progressions = progressions
+        return window
 
     def logits(
         self, raw: Tensor, step: int, samples: list[int], rows: list[int], onsets: list[int]
@@ -241,6 +250,74 @@ class _MelodySteps:
         return logits, bias
 
 
+Writer = Callable[[_MelodySteps, int, list[int], list[int], list[list[int]], list[int]], list[list[int]]]
+"""``write(window, index, outputs, rows, prefixes, starts)``: the token ids written after each
+output's prefix (see ``_play_windows``)."""
+
+
+def _play_windows(
+    steps: _MelodySteps, rows: list[int], window_bars: int | None, write: Writer
+) -> list[list[str]]:
+    """Output i (over progression ``rows[i]``) written window by window.
+
+    Window k covers the beats ``[k * hop, k * hop + window)`` (hop: half a window); every window
+    after the first starts from the melody already written over its first half, as a training
+    window starts in the middle of a solo: a note sounding into it becomes a rest. Without
+    ``window_bars`` the one window is the whole progression.
+    """
+    tpb, longest = steps.tpb, max(len(p) for p in steps.progressions)
+    window = window_bars * steps.beats_per_bar if window_bars else longest
+    hop = max(1, window_bars // 2) * steps.beats_per_bar if window_bars else window
+    melodies: list[list[int]] = [[] for _ in rows]
+    ends = [0] * len(rows)  # tick where each melody's last token ends
+    finished = [False] * len(rows)
+    for k in range(-(-longest // hop)):
+        start = k * hop
+        outputs = [
+            i for i, p in enumerate(rows)
+            if not finished[i] and ends[i] < min(start + window, len(steps.progressions[p])) * tpb
+        ]
+        if not outputs:
+            continue
+        keys = sorted({rows[i] for i in outputs})
+        chords = steps.over([steps.progressions[p][start : start + window] for p in keys])
+        prefixes = [steps.encode(_tail(melodies[i], steps, start * tpb)) for i in outputs]
+        written = write(
+            chords, k, outputs, [keys.index(rows[i]) for i in outputs], prefixes,
+            [ends[i] - start * tpb for i in outputs],
+        )
+        for i, ids in zip(outputs, written, strict=True):
+            for token in ids:
+                if token == EOS_ID:
+                    finished[i] = True
+                    break
+                melodies[i].append(token)
+                ends[i] += steps.durations[token]
+            finished[i] |= not ids
+    return [
+        melody_strings(ids, steps.vocab, len(steps.progressions[p]) * tpb)
+        for ids, p in zip(melodies, rows, strict=True)
+    ]
+
+
+def _tail(ids: list[int], steps: _MelodySteps, tick: int) -> list[str]:
+    """The melody from ``tick`` on, as a window starting there reads it: the note sounding at
+    ``tick`` becomes a rest, joined with the rests after it."""
+    onset, out = 0, []
+    for token in ids:
+        ticks = steps.durations[token]
+        end = onset + ticks
+        if end > tick:
+            pitch = parse_melody_token(steps.vocab[token])[0]
+            if onset < tick:
+                pitch, ticks = REST, end - tick
+            if out and pitch == REST and parse_melody_token(out[-1])[0] == REST and len(out) == 1:
+                ticks += parse_melody_token(out.pop())[1]
+            out.append(melody_token(pitch, ticks))
+        onset = end
+    return out
+
+
 @torch.inference_mode()
 def generate_melodies(
     model: MelodyModel,
@@ -251,6 +328,7 @@ def generate_melodies(
     seed: int = 0,
     use_cache: bool = True,
     token_filter: TokenFilter | None = None,
+    window_bars: int | None = None,
 ) -> list[list[str]]:
     """Melodies (token strings, no specials) over one progression or several.
 
@@ -260,17 +338,33 @@ def generate_melodies(
     ``<unk>``. ``token_filter(logits [B, V], MelodyState) -> logits`` may edit each step's
     logits after the specials are masked. ``use_cache=False`` re-decodes the whole prefix at
     each step (for benchmarks and tests; same result, slower).
+
+    ``window_bars`` (the bars the model was trained on, ``data_info["window_bars"]``) plays a
+    longer progression as overlapping windows, the way the model saw music in training: each
+    window reads the chords of its ``window_bars`` bars, starts from the melody already
+    written over its first half and writes the second half. ``max_tokens`` then bounds the
+    tokens of each window. Without it a model trained on 8-bar windows loses its place after
+    about 8 bars and breaks the melody into ever shorter notes.
     """
     width = sampler.beam_width
     if width > 1:
         return beam_search_melodies(
-            model, chords, width, sampler, num_samples, max_tokens, token_filter
+            model, chords, width, sampler, num_samples, max_tokens, token_filter, window_bars
         )
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     steps = _MelodySteps(model, chords, sampler, token_filter, max_tokens)
+    rows = [p for p in range(len(steps.progressions)) for _ in range(num_samples)]
+    device = next(model.parameters()).device
+    generators = sample_generators(seed, len(rows), device)
+
+    def write(window, index, outputs, window_rows, prefixes, starts) -> list[list[int]]:
+        return _sample_melodies(
+            model, window, generators, max_tokens, use_cache, outputs, window_rows, prefixes, starts
+        )
+
     with _eval_mode(model):
-        return _sample_melodies(model, steps, num_samples, max_tokens, seed, use_cache)
+        return _play_windows(steps, rows, window_bars, write)
 
 
 @torch.inference_mode()
@@ -282,18 +376,33 @@ def beam_search_melodies(
     num_samples: int = 1,
     max_tokens: int = 1024,
     token_filter: TokenFilter | None = None,
+    window_bars: int | None = None,
 ) -> list[list[str]]:
     """The ``num_samples`` best of ``width`` beams per progression, best first.
 
     Beams are ranked by log-probability divided by their length (``<eos>`` included), scored on
     ``sampler.weights`` when a sampler is given and on the model's softmax otherwise. Width 1
-    is greedy decoding.
+    is greedy decoding. With ``window_bars`` (see ``generate_melodies``) the first window keeps
+    its ``num_samples`` best beams and each later window continues every one of them with the
+    best beam of a new search.
     """
     if not 1 <= num_samples <= width:
         raise ValueError(f"beam search returns 1 to beam_width={width} melodies, not {num_samples}")
     steps = _MelodySteps(model, chords, sampler, token_filter, max_tokens)
+    rows = [p for p in range(len(steps.progressions)) for _ in range(num_samples)]
+
+    def write(window, index, outputs, window_rows, prefixes, starts) -> list[list[int]]:
+        if index == 0:  # the num_samples best beams of each progression's first window
+            groups = list(range(len(window.progressions)))
+            count = len(groups)
+            return _beam_melodies(
+                model, window, width, num_samples, max_tokens, groups, groups, [[]] * count, [0] * count
+            )  # one output per beam, progression by progression: the order of ``rows``
+        labels = [rows[i] for i in outputs]  # each later window: the best beam after each melody
+        return _beam_melodies(model, window, width, 1, max_tokens, window_rows, labels, prefixes, starts)
+
     with _eval_mode(model):
-        return _beam_melodies(model, steps, width, num_samples, max_tokens)
+        return _play_windows(steps, rows, window_bars, write)
 
 
 @contextmanager
@@ -314,32 +423,52 @@ def _encode_progressions(model, progressions: list[list[str]]) -> tuple[Tensor, 
     return model.encode(_pad_rows([ids(p) for p in progressions], device))
 
 
-def _sample_melodies(model, steps: _MelodySteps, num_samples, max_tokens, seed, use_cache):
-    rows = [p for p in range(len(steps.progressions)) for _ in range(num_samples)]
+def _decode_limit(model, steps: _MelodySteps, prefixes: list[list[int]], max_tokens: int) -> int:
+    """Decoder steps for one window: its longest prefix plus ``max_tokens``, within max_len."""
+    return min(max_tokens + max(map(len, prefixes)), int(model.hparams.max_len) - 1)
+
+
+def _sample_melodies(
+    model, steps: _MelodySteps, generators: list[torch.Generator], max_tokens: int,
+    use_cache: bool, outputs: list[int], rows: list[int], prefixes: list[list[int]],
+    starts: list[int],
+) -> list[list[int]]:
+    """The ids each row writes: row j plays output ``outputs[j]`` over progression ``rows[j]``
+    with ``generators[outputs[j]]``, reading its ``prefixes[j]`` first (not written again; its
+    first written token starts at tick ``starts[j]``). A row's prefix draws no random numbers."""
     memory, memory_mask = _encode_progressions(model, steps.progressions)
     device = memory.device
     memory_rows = torch.tensor(rows, device=device)
-    generators = sample_generators(seed, len(rows), device)
     spans = [len(steps.progressions[p]) * steps.tpb for p in rows]
-    outputs: list[list[int]] = [[] for _ in rows]
-    onsets = [0] * len(rows)
-    active = list(range(len(rows)))  # output index of each batch row still generating
+    written: list[list[int]] = [[] for _ in rows]
+    onsets = list(starts)
+    active = list(range(len(rows)))  # the row of each batch row still generating
     prefix = torch.full((len(rows), 1), BOS_ID, dtype=torch.long, device=device)
     cache = None
-    for step in range(max_tokens):
+    for step in range(_decode_limit(model, steps, prefixes, max_tokens)):
         if use_cache:
             raw, cache = model.decode(prefix[:, -1:], memory, memory_mask, cache, memory_rows)
         else:
             raw, _ = model.decode(prefix, memory, memory_mask, memory_rows=memory_rows)
-        logits, bias = steps.logits(
-            raw[:, -1], step, active, [rows[i] for i in active], [onsets[i] for i in active]
-        )
-        picks = steps.sampler.sample_rows(logits, [generators[i] for i in active], bias).tolist()
+        picks = [prefixes[i][step] if step < len(prefixes[i]) else -1 for i in active]
+        free = [j for j, token in enumerate(picks) if token < 0]
+        if free:
+            chosen = [active[j] for j in free]
+            logits, bias = steps.logits(
+                raw[:, -1] if len(free) == len(active) else raw[free, -1], step,
+                [outputs[i] for i in chosen], [rows[i] for i in chosen], [onsets[i] for i in chosen],
+            )
+            drawn = steps.sampler.sample_rows(logits, [generators[outputs[i]] for i in chosen], bias)
+            for j, token in zip(free, drawn.tolist(), strict=True):
+                picks[j] = token
         keep = []
         for j, (i, token) in enumerate(zip(active, picks, strict=True)):
-            outputs[i].append(token)
+            if step < len(prefixes[i]):
+                keep.append(j)
+                continue
+            written[i].append(token)
             onsets[i] += steps.durations[token]
-            if token != EOS_ID and onsets[i] < spans[i]:
+            if token != EOS_ID and onsets[i] < spans[i] and len(written[i]) < max_tokens:
                 keep.append(j)
         if not keep:
             break
@@ -349,45 +478,55 @@ def _sample_melodies(model, steps: _MelodySteps, num_samples, max_tokens, seed, 
             prefix, memory_rows = prefix[index], memory_rows[index]
             cache = cache.select(index) if cache is not None else None
             active = [active[j] for j in keep]
-    return [
-        melody_strings(ids, steps.vocab, span) for ids, span in zip(outputs, spans, strict=True)
-    ]
+    return written
 
 
-def _beam_melodies(model, steps: _MelodySteps, width, num_samples, max_tokens):
-    R, W = len(steps.progressions), width
+def _beam_melodies(
+    model, steps: _MelodySteps, width: int, num_samples: int, max_tokens: int,
+    groups: list[int], labels: list[int], prefixes: list[list[int]], starts: list[int],
+) -> list[list[int]]:
+    """The ids of the ``num_samples`` best beams of each group, best first: group r searches
+    over progression ``groups[r]`` (its token filter sees ``labels[r]`` as the sample), after
+    reading ``prefixes[r]`` (its first written token starts at tick ``starts[r]``)."""
+    R, W = len(groups), width
     memory, memory_mask = _encode_progressions(model, steps.progressions)
     device = memory.device
-    memory_rows = torch.arange(R, device=device).repeat_interleave(W)
+    memory_rows = torch.tensor(groups, device=device).repeat_interleave(W)
     durations = torch.tensor(steps.durations, device=device)
-    spans = torch.tensor([len(p) * steps.tpb for p in steps.progressions], device=device)[:, None]
+    spans = torch.tensor([len(steps.progressions[g]) * steps.tpb for g in groups], device=device)[:, None]
     scores = torch.full((R, W), float("-inf"), device=device)
     scores[:, 0] = 0.0  # one live beam at first, or all W beams would pick the same tokens
     lengths = torch.zeros(R, W, dtype=torch.long, device=device)
-    onsets = torch.zeros(R, W, dtype=torch.long, device=device)
+    onsets = torch.tensor(starts, dtype=torch.long, device=device)[:, None].repeat(1, W)
     done = torch.zeros(R, W, dtype=torch.bool, device=device)
     tokens = torch.empty(R * W, 0, dtype=torch.long, device=device)
     last = torch.full((R * W, 1), BOS_ID, dtype=torch.long, device=device)
-    groups = [r for r in range(R) for _ in range(W)]  # the progression of each beam
+    beam_groups = [g for g in groups for _ in range(W)]
+    beam_labels = [label for label in labels for _ in range(W)]
     cache = None
-    for step in range(max_tokens):
+    for step in range(_decode_limit(model, steps, prefixes, max_tokens)):
         raw, cache = model.decode(last, memory, memory_mask, cache, memory_rows)
-        logits, bias = steps.logits(raw[:, -1], step, groups, groups, onsets.view(-1).tolist())
+        logits, bias = steps.logits(raw[:, -1], step, beam_labels, beam_groups, onsets.view(-1).tolist())
         logp = _log_weights(steps.sampler, logits, bias).view(R, W, -1)
+        forcing = torch.tensor([step < len(p) for p in prefixes], device=device)
+        if bool(forcing.any()):  # a prefix token: the one candidate, at no cost
+            forced = torch.tensor([p[step] if step < len(p) else 0 for p in prefixes], device=device)
+            one_hot = torch.full_like(logp[:, 0], float("-inf")).scatter_(1, forced[:, None], 0.0)
+            logp = torch.where(forcing[:, None, None], one_hot[:, None, :], logp)
         candidates = scores[..., None] + logp
         # A finished beam offers one candidate, itself, at its final score (token ignored).
         candidates = torch.where(done[..., None], float("-inf"), candidates)
         candidates[..., EOS_ID] = torch.where(done, scores, candidates[..., EOS_ID])
-        new_lengths = lengths + (~done).long()
-        normalised = (candidates / new_lengths[..., None]).view(R, -1)
+        new_lengths = lengths + (~done & ~forcing[:, None]).long()
+        normalised = (candidates / new_lengths.clamp(min=1)[..., None]).view(R, -1)
         V = logp.shape[-1]
         best = normalised.topk(W, dim=-1).indices
         beam, token = best // V, best % V
         scores = candidates.view(R, -1).gather(1, best)
         lengths, onsets = new_lengths.gather(1, beam), onsets.gather(1, beam)
         was_done = done.gather(1, beam)
-        onsets = onsets + torch.where(was_done, 0, durations[token])
-        done = was_done | (token == EOS_ID) | (onsets >= spans)
+        onsets = onsets + torch.where(was_done | forcing[:, None], 0, durations[token])
+        done = was_done | (token == EOS_ID) | (onsets >= spans) | (lengths >= max_tokens)
         rows = (torch.arange(R, device=device)[:, None] * W + beam).view(-1)
         token = torch.where(was_done, PAD_ID, token)
         tokens = torch.cat([tokens[rows], token.view(-1, 1)], dim=1)
@@ -396,13 +535,11 @@ def _beam_melodies(model, steps: _MelodySteps, width, num_samples, max_tokens):
         if bool(done.all()):
             break
     order = (scores / lengths.clamp(min=1)).argsort(dim=-1, descending=True)
-    result = []
-    for r in range(R):
-        span = len(steps.progressions[r]) * steps.tpb
-        for b in order[r, :num_samples].tolist():
-            ids = [t for t in tokens[r * W + b].tolist() if t != PAD_ID]
-            result.append(melody_strings(ids, steps.vocab, span))
-    return result
+    return [
+        [t for t in tokens[r * W + b, len(prefixes[r]) :].tolist() if t != PAD_ID]
+        for r in range(R)
+        for b in order[r, :num_samples].tolist()
+    ]
 
 
 @torch.inference_mode()

@@ -46,6 +46,7 @@ def generate_records(
     seed: int = 0,
     first: int = 0,
     token_filter: TokenFilter | None = None,
+    windowed: bool = False,
     with_primer: bool = False,
     id_format: str = "sample{}",
 ) -> list[Record]:
@@ -53,8 +54,11 @@ def generate_records(
 
     Lead sheets: ``inputs`` are chord progressions (one chord symbol per beat) and ``count``
     melodies are written over each, progression by progression; ``max_tokens`` bounds a melody
-    (default: the model's ``max_len - 1``) and ``token_filter`` may edit each step's logits
-    (``engine.hold_eos_until_filled``). Piano scores: ``inputs`` are primers (token ids, ``[]``
+    (default: the model's ``max_len - 1``; ``windowed``: each window's), ``token_filter`` may edit
+    each step's logits (``engine.hold_eos_until_filled``), and ``windowed`` plays chords longer
+    than the model's training windows (``data_info["window_bars"]``) as overlapping windows of
+    that length (``engine.generate_melodies``).
+    Piano scores: ``inputs`` are primers (token ids, ``[]``
     for a piece's opening), one piece of ``num_tokens`` new tokens each, the primer kept at its
     start when ``with_primer``. Record i is named ``id_format.format(first + i)`` and drawn with
     seed ``seed + first + i``, so a run made in batches writes what one batch would.
@@ -65,6 +69,7 @@ def generate_records(
         melodies = generate_melodies(
             model, inputs, sampler, count, hp.max_len - 1 if max_tokens is None else max_tokens,
             seed + first, token_filter=token_filter,
+            window_bars=info.get("window_bars") if windowed else None,
         )
         return [
             LeadSheet.from_tokens(
