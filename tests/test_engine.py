@@ -354,6 +354,28 @@ def test_a_window_reads_the_note_sounding_into_it_as_a_rest_joined_to_the_rests_
     assert _tail(ids, Steps, 90) == []
 
 
+@pytest.mark.parametrize("sampler", [Sampler(), Sampler(beam_width=3)], ids=["softmax", "beam"])
+def test_a_repeat_penalty_strikes_the_same_note_again_less_often(jazz, sampler):
+    def repeats(penalty: float) -> int:
+        sampler.repeat_penalty = penalty
+        melodies = generate_melodies(jazz, [LONG] * 4, sampler, num_samples=sampler.beam_width,
+                                     seed=0, token_filter=no_eos, window_bars=2)
+        notes = [[parse_melody_token(t)[0] for t in m if not t.startswith("0:")] for m in melodies]
+        return sum(a == b for n in notes for a, b in zip(n, n[1:], strict=False))
+
+    assert repeats(0.0) > 0
+    assert repeats(1e4) == 0
+
+
+def test_the_token_filter_sees_each_rows_last_pitch_through_rests_and_windows(jazz):
+    recorder = Recorder()
+    (melody,) = generate_melodies(jazz, LONG, Sampler("softmax"), seed=3, token_filter=recorder, window_bars=2)
+    pitches = [parse_melody_token(t)[0] for t in melody]
+    seen = [int(state.last_pitches[0]) for state in recorder.states if len(state.samples) == 1]
+    assert seen[0] == 0 and set(seen) <= {0, *pitches}
+    assert seen[-1] == next(p for p in reversed(pitches[:-1]) if p)
+
+
 def test_a_primer_longer_than_the_context_is_cut_to_the_context(checkpoints):
     model = load_model(checkpoints["mary"])
     context = model.hparams.context

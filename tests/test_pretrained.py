@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
 
 from musicgen.commands.export import main as export_main
 from musicgen.models import JazzGPT, load_model
@@ -17,7 +18,6 @@ from musicgen.music.records import LeadSheet
 from musicgen.music.tokens import SPECIALS
 from musicgen.sampling.engine import generate_melodies, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords
-from musicgen.sampling.sampler import Sampler
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,9 @@ def test_shipped_jazzgpt_fills_a_rhythm_changes_chorus_with_notes_that_do_not_fr
     model = load_model(pretrained_path("jazzgpt-wjd"))
     info = model.hparams.data_info
     chords = resolve_chords("rhythm_changes", beats_per_bar=info["beats_per_bar"])
-    sampler = Sampler(**(recommended_sampler(pretrained_path("jazzgpt-wjd")) or {}))
+    recommended = recommended_sampler(pretrained_path("jazzgpt-wjd"))
+    assert recommended is not None, "the shipped model records the decoding docs/results.md chose"
+    sampler = instantiate(recommended)
     melodies = generate_melodies(
         model, chords, sampler, num_samples=4, max_tokens=1000, seed=0,
         token_filter=hold_eos_until_filled, window_bars=info["window_bars"],

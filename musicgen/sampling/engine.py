@@ -77,7 +77,7 @@ class SequenceModel(GenerationModel, Protocol):
 
 class TokenSampler(Protocol):
     """What the engine needs from a sampler: draws, normalised weights (beam search scores),
-    the chord-aware logit bias (None when off) and the beam width (1: sampling)."""
+    the chord-aware and repeat logit biases (None when off) and the beam width (1: sampling)."""
 
     beam_width: int
 
@@ -89,6 +89,8 @@ class TokenSampler(Protocol):
 
     def chord_bias(self, melody_vocab: Sequence[str], chords: Sequence[str]) -> Tensor | None: ...
 
+    def repeat_bias(self, melody_vocab: Sequence[str], last_pitches: Tensor) -> Tensor | None: ...
+
 
 @dataclass(frozen=True)
 class MelodyState:
@@ -98,6 +100,7 @@ class MelodyState:
     its chord is ``chords[j][onset_ticks[j] // ticks_per_beat]`` (also given as
     ``current_chords[j]``). ``samples[j]`` is the output index of that row (rows leave the
     batch as they finish); in beam search it is the progression's index, shared by its beams.
+    ``last_pitches[j]`` is the pitch of the row's last note (0 before the first).
     """
 
     step: int
@@ -108,6 +111,7 @@ class MelodyState:
     current_chords: list[str]
     ticks_per_beat: int
     melody_vocab: list[str]
+    last_pitches: Tensor  # Long[B]
 
 
 TokenFilter = Callable[[Tensor, MelodyState], Tensor]
@@ -211,6 +215,7 @@ class _MelodySteps:
         self.tpb = int(info["ticks_per_beat"])
         self.beats_per_bar = int(info.get("beats_per_bar", 4))
         self.durations = token_durations(self.vocab)
+        self.pitches = [0 if t in SPECIALS else parse_melody_token(t)[0] for t in self.vocab]
         self.encode = Vocabulary(self.vocab).encode
 
     def over(self, progressions: list[list[str]]) -> _MelodySteps:
@@ -220,16 +225,19 @@ class _MelodySteps:
         return window
 
     def logits(
-        self, raw: Tensor, step: int, samples: list[int], rows: list[int], onsets: list[int]
+        self, raw: Tensor, step: int, samples: list[int], rows: list[int], onsets: list[int],
+        last_pitches: list[int],
     ):
-        """(filtered logits [B, V] in float32, chord bias [B, V] or None).
+        """(filtered logits [B, V] in float32, the sampler's bias [B, V] or None).
 
-        Row j is output ``samples[j]``, over progression ``rows[j]``, at tick ``onsets[j]``.
+        Row j is output ``samples[j]``, over progression ``rows[j]``, at tick ``onsets[j]``,
+        after a note of pitch ``last_pitches[j]``.
         """
         logits = raw.float()
         logits[:, MELODY_BANNED] = float("-inf")
         chords = [self.progressions[r] for r in rows]
         current = [c[min(o // self.tpb, len(c) - 1)] for c, o in zip(chords, onsets, strict=True)]
+        last = torch.tensor(last_pitches, device=logits.device)
         if self.token_filter is not None:
             state = MelodyState(
                 step=step,
@@ -240,14 +248,16 @@ class _MelodySteps:
                 current_chords=current,
                 ticks_per_beat=self.tpb,
                 melody_vocab=self.vocab,
+                last_pitches=last,
             )
             logits = self.token_filter(logits, state)
         _check_rows(logits, step)
-        bias = None
+        biases = []
         if self.sampler is not None:
-            bias = self.sampler.chord_bias(self.vocab, current)
-            bias = None if bias is None else bias.to(logits.device)
-        return logits, bias
+            biases.append(self.sampler.chord_bias(self.vocab, current))
+            biases.append(self.sampler.repeat_bias(self.vocab, last))
+        biases = [b.to(logits.device) for b in biases if b is not None]
+        return logits, sum(biases[1:], biases[0]) if biases else None
 
 
 Writer = Callable[[_MelodySteps, int, list[int], list[int], list[list[int]], list[int]], list[list[int]]]
@@ -298,6 +308,11 @@ def _play_windows(
         melody_strings(ids, steps.vocab, len(steps.progressions[p]) * tpb)
         for ids, p in zip(melodies, rows, strict=True)
     ]
+
+
+def _last_pitch(steps: _MelodySteps, ids: list[int]) -> int:
+    """The pitch of the last note among ``ids`` (0: none)."""
+    return next((steps.pitches[t] for t in reversed(ids) if steps.pitches[t]), REST)
 
 
 def _tail(ids: list[int], steps: _MelodySteps, tick: int) -> list[str]:
@@ -442,6 +457,7 @@ def _sample_melodies(
     spans = [len(steps.progressions[p]) * steps.tpb for p in rows]
     written: list[list[int]] = [[] for _ in rows]
     onsets = list(starts)
+    last_pitches = [_last_pitch(steps, p) for p in prefixes]
     active = list(range(len(rows)))  # the row of each batch row still generating
     prefix = torch.full((len(rows), 1), BOS_ID, dtype=torch.long, device=device)
     cache = None
@@ -457,6 +473,7 @@ def _sample_melodies(
             logits, bias = steps.logits(
                 raw[:, -1] if len(free) == len(active) else raw[free, -1], step,
                 [outputs[i] for i in chosen], [rows[i] for i in chosen], [onsets[i] for i in chosen],
+                [last_pitches[i] for i in chosen],
             )
             drawn = steps.sampler.sample_rows(logits, [generators[outputs[i]] for i in chosen], bias)
             for j, token in zip(free, drawn.tolist(), strict=True):
@@ -468,6 +485,7 @@ def _sample_melodies(
                 continue
             written[i].append(token)
             onsets[i] += steps.durations[token]
+            last_pitches[i] = steps.pitches[token] or last_pitches[i]
             if token != EOS_ID and onsets[i] < spans[i] and len(written[i]) < max_tokens:
                 keep.append(j)
         if not keep:
@@ -498,6 +516,8 @@ def _beam_melodies(
     scores[:, 0] = 0.0  # one live beam at first, or all W beams would pick the same tokens
     lengths = torch.zeros(R, W, dtype=torch.long, device=device)
     onsets = torch.tensor(starts, dtype=torch.long, device=device)[:, None].repeat(1, W)
+    pitches = torch.tensor(steps.pitches, device=device)
+    sounded = torch.tensor([_last_pitch(steps, p) for p in prefixes], device=device)[:, None].repeat(1, W)
     done = torch.zeros(R, W, dtype=torch.bool, device=device)
     tokens = torch.empty(R * W, 0, dtype=torch.long, device=device)
     last = torch.full((R * W, 1), BOS_ID, dtype=torch.long, device=device)
@@ -506,7 +526,9 @@ def _beam_melodies(
     cache = None
     for step in range(_decode_limit(model, steps, prefixes, max_tokens)):
         raw, cache = model.decode(last, memory, memory_mask, cache, memory_rows)
-        logits, bias = steps.logits(raw[:, -1], step, beam_labels, beam_groups, onsets.view(-1).tolist())
+        logits, bias = steps.logits(
+            raw[:, -1], step, beam_labels, beam_groups, onsets.view(-1).tolist(), sounded.view(-1).tolist()
+        )
         logp = _log_weights(steps.sampler, logits, bias).view(R, W, -1)
         forcing = torch.tensor([step < len(p) for p in prefixes], device=device)
         if bool(forcing.any()):  # a prefix token: the one candidate, at no cost
@@ -526,6 +548,8 @@ def _beam_melodies(
         lengths, onsets = new_lengths.gather(1, beam), onsets.gather(1, beam)
         was_done = done.gather(1, beam)
         onsets = onsets + torch.where(was_done | forcing[:, None], 0, durations[token])
+        sounded = sounded.gather(1, beam)
+        sounded = torch.where(was_done | (pitches[token] == REST), sounded, pitches[token])
         done = was_done | (token == EOS_ID) | (onsets >= spans) | (lengths >= max_tokens)
         rows = (torch.arange(R, device=device)[:, None] * W + beam).view(-1)
         token = torch.where(was_done, PAD_ID, token)

@@ -70,6 +70,7 @@ class Sampler:
         beam_width: int = 1,
         chord_aware: float = 0.0,
         chord_mode: str = "tones",
+        repeat_penalty: float = 0.0,
     ):
         if transform not in TRANSFORMS:
             raise ValueError(f"unknown transform {transform!r}; valid: {', '.join(TRANSFORMS)}")
@@ -89,6 +90,8 @@ class Sampler:
             raise ValueError(f"chord_aware strength must be >= 0, got {chord_aware}")
         if chord_mode not in CHORD_MODES:
             raise ValueError(f"chord_mode {chord_mode!r} is not one of {CHORD_MODES}")
+        if not 0 <= repeat_penalty < float("inf"):
+            raise ValueError(f"repeat_penalty must be >= 0 and finite, got {repeat_penalty}")
         self.transform = transform
         self.temperature = float(temperature)
         self.k = int(k) if k is not None else None
@@ -97,8 +100,11 @@ class Sampler:
         self.beam_width = int(beam_width)
         self.chord_aware = float(chord_aware)
         self.chord_mode = chord_mode
+        self.repeat_penalty = float(repeat_penalty)
         self._bias_vocab: list[str] | None = None
         self._bias_cache: dict[str, Tensor] = {}
+        self._pitch_vocab: list[str] | None = None
+        self._pitches = torch.empty(0, dtype=torch.long)
 
     @property
     def name(self) -> str:
@@ -115,6 +121,8 @@ class Sampler:
             parts.append(f"p{self.top_p:g}")
         if self.chord_aware > 0:
             parts.append(f"chord-{self.chord_mode}{self.chord_aware:g}")
+        if self.repeat_penalty > 0:
+            parts.append(f"repeat{self.repeat_penalty:g}")
         return "_".join(parts)
 
     def __repr__(self) -> str:
@@ -131,6 +139,22 @@ class Sampler:
                 melody_vocab, symbol, self.chord_aware, self.chord_mode
             )
         return torch.stack([self._bias_cache[s] for s in chords])
+
+    def repeat_bias(self, melody_vocab: Sequence[str], last_pitches: Tensor) -> Tensor | None:
+        """Per-row logit bias ``[B, V]``: ``-repeat_penalty`` on the pitch each row sounded last
+        (``last_pitches`` Long[B], 0 before the first note); None when off.
+
+        Striking the same note again at once is what a stuck sampler does (the repetition rate
+        metric); rests in between do not reset it, since the metric skips rests too.
+        """
+        if self.repeat_penalty == 0:
+            return None
+        if self._pitch_vocab != list(melody_vocab):
+            self._pitch_vocab = list(melody_vocab)
+            self._pitches = torch.tensor([_token_pitch(t) or REST for t in melody_vocab])
+        pitches = self._pitches.to(last_pitches.device)
+        repeat = (pitches[None, :] == last_pitches[:, None]) & (last_pitches[:, None] != REST)
+        return repeat.float() * -self.repeat_penalty
 
     def weights(self, logits: Tensor, bias: Tensor | None = None) -> Tensor:
         """Normalised weights ``[B, V]``; a row with no usable weight becomes argmax one-hot."""
