@@ -23,7 +23,6 @@ from musicgen.models.pretrained import (
 from musicgen.paths import resolve_checkpoint
 from musicgen.sampling.generate import generate_melodies, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords
-from musicgen.sampling.sampler import Sampler
 
 ROOT = Path(__file__).resolve().parents[1]
 
