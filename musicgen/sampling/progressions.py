@@ -27,29 +27,58 @@ PROGRESSIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def parse_progression(text: str, beats_per_bar: int = 4) -> list[str]:
+SECTION_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9']*:$")
+"""``A1:``, ``B:``, ``Intro:``: the section labels of the chord-changes notation jazz databases
+use (the WJD's ``solo_info.chord_changes``: ``A1: ||G- |G- |F7 |Bb7 ||``)."""
+
+
+def split_joined(word: str) -> list[str]:
+    """``"Gj7F7E7"`` → ``["Gj7", "F7", "E7"]``: chords written without spaces between them (as
+    the WJD's chord changes often are), split where a new root letter (or ``NC``) starts so that
+    every part is a chord. Raises the ChordParseError of the whole word when no split reads."""
+    try:
+        return [canonical(word)]
+    except ChordParseError as error:
+        starts = [
+            i for i in range(1, len(word))
+            if (word[i] in "ABCDEFG" or word.startswith("NC", i)) and word[i - 1] != "/"
+        ]
+        for cut in starts:
+            try:
+                return [canonical(word[:cut]), *split_joined(word[cut:])]
+            except ChordParseError:
+                continue
+        raise error from None
+
+
+def parse_progression(text: str, beats_per_bar: int = 4, source: str = "") -> list[str]:
     """``"Bb6 G7 | C-7 F7"`` → one canonical chord per beat; a bar's chords share its beats evenly.
 
-    Bars end at ``|`` or a line break; spaces and tabs separate chords, and empty bars are skipped.
+    Bars end at ``|`` or a line break; spaces and tabs separate chords, and empty bars are skipped,
+    so double bars (``||``) and section labels (``A1:``) of chord-changes notation read as well.
+    ``source`` (a file name) goes in front of the bar number in errors.
 
     When the beats do not divide evenly the earlier chords get the extra beat (3 chords in 4/4:
     2 + 1 + 1). An unknown symbol raises ChordParseError naming it.
     """
     beats: list[str] = []
-    bars = [bar.split() for bar in re.split(r"[|\n]", text)]
+    bars = [[w for w in bar.split() if not SECTION_LABEL.match(w)] for bar in re.split(r"[|\n]", text)]
     bars = [bar for bar in bars if bar]
     if not bars:
-        raise ValueError("chords: the progression is empty")
+        raise ValueError(f"chords: {source or 'the progression'} is empty")
+    prefix = f"{source}, " if source else ""
     for number, bar in enumerate(bars, start=1):
+        try:
+            bar = [chord for word in bar for chord in split_joined(word)]
+        except ChordParseError as error:
+            where = f"{prefix}bar {number}" + (f", {error.reason}" if error.reason else "")
+            raise ChordParseError(error.symbol, where) from None
         if len(bar) > beats_per_bar:
-            raise ValueError(f"chords: bar {number} has {len(bar)} chords but only {beats_per_bar} beats")
+            raise ValueError(
+                f"chords: {prefix}bar {number} has {len(bar)} chords but only {beats_per_bar} beats"
+            )
         share, extra = divmod(beats_per_bar, len(bar))
-        for i, symbol in enumerate(bar):
-            try:
-                chord = canonical(symbol)
-            except ChordParseError as error:
-                where = f"bar {number}" + (f", {error.reason}" if error.reason else "")
-                raise ChordParseError(symbol, where) from None
+        for i, chord in enumerate(bar):
             beats += [chord] * (share + (1 if i < extra else 0))
     return beats
 
@@ -62,7 +91,8 @@ def resolve_chords(
     wjazzd_path: str | Path | None = None,
 ) -> list[str]:
     """Chords per beat from a user's ``chords=`` value: a named progression, ``wjazzd:<melid>``,
-    or bars of chord symbols; ``key`` transposes a named progression, ``choruses`` repeats it."""
+    bars of chord symbols, or a ``.txt`` file of them; ``key`` transposes a named progression,
+    ``choruses`` repeats it."""
     spec = spec.strip()
     if spec in PROGRESSIONS:
         written_key, text = PROGRESSIONS[spec]
@@ -87,7 +117,13 @@ def resolve_chords(
     else:
         if key:
             raise ValueError("key= only applies to named progressions: " + ", ".join(PROGRESSIONS))
-        beats = parse_progression(spec, beats_per_bar)
+        if spec.lower().endswith(".txt"):
+            path = Path(spec).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"chords={spec}: no such file")
+            beats = parse_progression(path.read_text(errors="replace"), beats_per_bar, str(path))
+        else:
+            beats = parse_progression(spec, beats_per_bar)
     if choruses < 1:
         raise ValueError(f"choruses must be at least 1, got {choruses}")
     for symbol in set(beats):
