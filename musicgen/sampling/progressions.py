@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from pathlib import Path
 
@@ -32,23 +33,41 @@ SECTION_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9']*:$")
 use (the WJD's ``solo_info.chord_changes``: ``A1: ||G- |G- |F7 |Bb7 ||``)."""
 
 
+LONGEST_CHORD = 32
+"""Chord symbols are far shorter (``Bb-7911#13b/Ab`` is 14): splitting a word never tries a longer piece."""
+
+
 def split_joined(word: str) -> list[str]:
     """``"Gj7F7E7"`` → ``["Gj7", "F7", "E7"]``: chords written without spaces between them (as
     the WJD's chord changes often are), split where a new root letter (or ``NC``) starts so that
-    every part is a chord. Raises the ChordParseError of the whole word when no split reads."""
+    every part is a chord. Raises the ChordParseError of the whole word when no split reads.
+
+    The whole word is tried first, then the earliest cut whose rest splits too; the rests are
+    solved from the end of the word once each, so a long word costs a few parses per letter."""
     try:
         return [canonical(word)]
     except ChordParseError as error:
-        starts = [
-            i for i in range(1, len(word))
-            if (word[i] in "ABCDEFG" or word.startswith("NC", i)) and word[i - 1] != "/"
-        ]
-        for cut in starts:
+        whole = error
+    cuts = [
+        i for i in range(1, len(word))
+        if (word[i] in "ABCDEFG" or word.startswith("NC", i)) and word[i - 1] != "/"
+    ]
+    points = [0, *cuts, len(word)]
+    last = len(points) - 1
+    rests: dict[int, list[str]] = {last: []}  # point -> the split of word[point:]
+    for start in range(last - 1, -1, -1):
+        reach = bisect.bisect_right(points, points[start] + LONGEST_CHORD, start + 1, last)
+        for end in (last, *range(start + 1, reach)):  # the whole rest first, then the earliest cut
+            if end not in rests or points[end] - points[start] > LONGEST_CHORD:
+                continue
             try:
-                return [canonical(word[:cut]), *split_joined(word[cut:])]
+                rests[start] = [canonical(word[points[start] : points[end]]), *rests[end]]
+                break
             except ChordParseError:
                 continue
-        raise error from None
+    if 0 in rests:
+        return rests[0]
+    raise whole from None
 
 
 def parse_progression(text: str, beats_per_bar: int = 4, source: str = "") -> list[str]:
