@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 from torch.utils.flop_counter import FlopCounterMode
 
-from musicgen.bench.profile import top_ops
+from musicgen.bench.profile import TOP, matrix_share, profile_ops
 from musicgen.bench.report import Row
 from musicgen.bench.timing import Load, matmul_flops_per_s, watch_load
 from musicgen.bench.workloads import Sizes, build_model, data_for
@@ -186,7 +186,15 @@ def utilisation_row(name: str, model: MusicModel, steps: list[Step], load: Load 
     )
     if row.met is False:
         optimizer = model.configure_optimizers()
-        row.profile = top_ops(lambda: train_step(model, optimizer, steps[0].batch))
+        ops = profile_ops(lambda: train_step(model, optimizer, steps[0].batch))
+        share, matrix_ms = matrix_share(ops)
+        rate = 100 * flops[0] / (matrix_ms / 1000) / steps[0].ceiling
+        row.profile = ops[:TOP]
+        row.detail += (
+            f"; profiled step: matrix ops {share:.0f}% of the time, at {rate:.0f}% of the mm rate "
+            "(the share's bound if nothing else took time)"
+        )
+        row.extra.update(matrix_ops_share=share, matrix_ops_rate=rate)
     return row
 
 
