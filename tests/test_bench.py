@@ -20,12 +20,18 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from musicgen.bench import gpu, peers
-from musicgen.bench.peers import composer_notes, folder_slices, keras_batch
+from musicgen.bench.peers import (
+    composer_config,
+    composer_notes,
+    folder_slices,
+    keras_batch,
+    our_composer,
+)
 from musicgen.bench.report import Row, Skipped, write_results
 from musicgen.bench.run import DEFAULT_SECTIONS, main
 from musicgen.bench.timing import Load, race, watch_load
 from musicgen.bench.train import lstm_flops
-from musicgen.bench.workloads import FULL, PAPER_TOKENS, WJAZZD, WJAZZD_WINDOWS
+from musicgen.bench.workloads import FULL, PAPER_TOKENS, QUICK, WJAZZD, WJAZZD_WINDOWS
 from musicgen.data.records import PianoScore
 from musicgen.render.midi import score_to_midi
 
@@ -136,6 +142,16 @@ def test_the_composer_reads_windows_as_ids_over_the_vocabulary_and_one_hot_targe
     assert inputs.shape == (2, 3, 1) and inputs.dtype == np.float32
     np.testing.assert_allclose(inputs[0, :, 0], [0, 0.25, 0.625])
     assert targets.tolist() == [[0, 0, 0, 0, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0]]
+
+
+def test_the_keras_composer_is_sized_from_our_model_set_up_its_way():
+    vocab = ["<pad>", "<bos>", "<eos>", "<unk>", "C4", "0.4.7"]
+    ours = our_composer(vocab, FULL, recurrent_dropout=0.3)
+    hp = ours.hparams
+    assert (hp.input, hp.optimizer, hp.hidden, hp.layers, hp.context, hp.dense) == ("scalar", "rmsprop", 512, 3, 100, 256)
+    assert composer_config(ours) == {"hidden": 512, "layers": 3, "context": 100, "dense": 256, "dropout": 0.3,
+                                     "recurrent_dropout": 0.3, "vocab_size": 6}
+    assert composer_config(our_composer(vocab, QUICK, 0.0))["hidden"] == QUICK.model_overrides["lstm"]["hidden"]
 
 
 def test_the_composer_preprocessing_writes_notes_by_name_and_chords_as_normal_order(tmp_path):

@@ -15,13 +15,18 @@
 
 The peers come with ``pip install -e .[peers]``; a peer that is not installed is skipped with
 its reason. Every ratio is the median of interleaved rounds (ours, theirs, ours, theirs ...).
+Keras runs in a process of its own, as it would for a user: TensorFlow's thread pools would
+otherwise compete with PyTorch's inside one process.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import os
+import warnings
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -57,31 +62,38 @@ def import_keras() -> Any:
     return keras
 
 
-def keras_composer(model: LSTMBaseline) -> Any:
-    """The Keras composer's network, sized like ``model`` (3 x LSTM 512 ... at paper size)."""
+def composer_config(model: LSTMBaseline) -> dict:
+    """The sizes the Keras network takes from ours, so both do the same products."""
+    hp = model.hparams
+    return {k: hp[k] for k in ("hidden", "layers", "context", "dense", "dropout", "recurrent_dropout")} | {
+        "vocab_size": len(hp.vocab)
+    }
+
+
+def keras_composer(config: dict) -> Any:
+    """The Keras composer's network at ``config``'s sizes (3 x LSTM 512 ... at paper size)."""
     keras = import_keras()
     layers = keras.layers
-
-    hp = model.hparams
+    count = config["layers"]
     recurrent = [
         layers.LSTM(
-            hp.hidden,
-            recurrent_dropout=hp.recurrent_dropout if i < hp.layers - 1 else 0.0,
-            return_sequences=i < hp.layers - 1,
+            config["hidden"],
+            recurrent_dropout=config["recurrent_dropout"] if i < count - 1 else 0.0,
+            return_sequences=i < count - 1,
         )
-        for i in range(hp.layers)
+        for i in range(count)
     ]
     network = keras.Sequential(
         [
-            keras.Input((hp.context, 1)),
+            keras.Input((config["context"], 1)),
             *recurrent,
             layers.BatchNormalization(),
-            layers.Dropout(hp.dropout),
-            layers.Dense(hp.dense),
+            layers.Dropout(config["dropout"]),
+            layers.Dense(config["dense"]),
             layers.Activation("relu"),
             layers.BatchNormalization(),
-            layers.Dropout(hp.dropout),
-            layers.Dense(len(hp.vocab)),
+            layers.Dropout(config["dropout"]),
+            layers.Dense(config["vocab_size"]),
             layers.Activation("softmax"),
         ]
     )
@@ -96,6 +108,44 @@ def keras_batch(batch: tuple[torch.Tensor, torch.Tensor], vocab_size: int) -> tu
     return inputs, np.eye(vocab_size, dtype=np.float32)[y.numpy()]
 
 
+def _keras_worker(conn: Connection, config: dict, batches: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """The Keras side, in a process of its own: trains on batch ``i`` for each ``i`` received."""
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    network = keras_composer(config)
+    conn.send(keras.__version__)
+    while (i := conn.recv()) is not None:
+        network.train_on_batch(*batches[i])
+        conn.send(i)
+
+
+class KerasComposer:
+    """The Keras composer in its own process (as a user runs it: TensorFlow's thread pools never
+    share a process with PyTorch's), driven batch by batch so the rounds still interleave."""
+
+    def __init__(self, config: dict, batches: list[tuple[np.ndarray, np.ndarray]]):
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_keras_worker, args=(child, config, batches), daemon=True)
+        self.process.start()
+        child.close()
+        self.version = self._receive()
+
+    def _receive(self) -> Any:
+        try:
+            return self.conn.recv()
+        except EOFError:
+            raise RuntimeError("peers: the Keras process died (see its error above)") from None
+
+    def step(self, i: int) -> None:
+        self.conn.send(i)
+        self._receive()
+
+    def close(self) -> None:
+        self.conn.send(None)
+        self.process.join()
+
+
 def our_composer(vocab: list[str], sizes: Sizes, recurrent_dropout: float) -> LSTMBaseline:
     """Our LSTM baseline set up as the composer: scalar input, its sizes, RMSprop."""
     torch.manual_seed(0)
@@ -107,9 +157,6 @@ def our_composer(vocab: list[str], sizes: Sizes, recurrent_dropout: float) -> LS
 
 def bench_composer_training(sizes: Sizes) -> list[Row]:
     """Training windows/s, ours against the Keras composer, with and without recurrent dropout."""
-    keras = import_keras()
-
-    keras.utils.set_random_seed(0)
     data, what = piano_data(
         sizes, model_context("lstm", sizes), SKULI_AS_WRITTEN,
         transpositions=(0,), batch_size=sizes.peer_batch_size,
@@ -125,18 +172,17 @@ def bench_composer_training(sizes: Sizes) -> list[Row]:
         ours = our_composer(vocab, sizes, recurrent_dropout)
         optimizer = ours.configure_optimizers()
         ours.train()
-        theirs = keras_composer(ours)
-        theirs_batches = [keras_batch(b, len(vocab)) for b in batches]
+        theirs = KerasComposer(composer_config(ours), [keras_batch(b, len(vocab)) for b in batches])
 
         def our_step(i: int, model=ours, optimizer=optimizer) -> None:
             train_step(model, optimizer, batches[i], clip=None)
 
-        def their_step(i: int, network=theirs, fed=theirs_batches) -> None:
-            network.train_on_batch(*fed[i])
-
-        our_step(0), their_step(0)  # warm-up: Keras traces and compiles its step here
-        rounds = list(range(1, len(batches)))
-        timed = race_over(rounds, our_step, their_step)
+        try:
+            our_step(0), theirs.step(0)  # warm-up: Keras traces and compiles its step here
+            rounds = list(range(1, len(batches)))
+            timed = race_over(rounds, our_step, theirs.step)
+        finally:
+            theirs.close()
         B = sizes.peer_batch_size
         setting = "as built (recurrent dropout 0.3)" if recurrent_dropout else "without recurrent dropout"
         row = Row(
@@ -148,7 +194,7 @@ def bench_composer_training(sizes: Sizes) -> list[Row]:
             f"ours {B / timed.fast_s:,.1f} vs Keras {B / timed.plain_s:,.1f} windows/s, "
             f"batch {B}, {ours.hparams.context}-token skuli windows, {len(rounds)} rounds",
             {"ours_s": [f for f, _ in timed.rounds], "keras_s": [p for _, p in timed.rounds],
-             "data": what, "vocab": len(vocab), "keras": keras.__version__},
+             "data": what, "vocab": len(vocab), "keras": theirs.version},
         ).timed(timed)
         if row.met is False:
             row.profile = profile_ops(lambda m=ours, o=optimizer: train_step(m, o, batches[0], clip=None))[:TOP]
@@ -160,7 +206,9 @@ def composer_notes(path: Path) -> list[str]:
     """The composer's preprocessing of one file (see the module docstring)."""
     from music21 import chord, converter, instrument, note
 
-    score = converter.parse(path)
+    with warnings.catch_warnings():  # music21 warns about every track name it cannot map
+        warnings.simplefilter("ignore")
+        score = converter.parse(path)
     try:  # as the composer does: the first instrument part, else every note
         elements = instrument.partitionByInstrument(score).parts[0].recurse()
     except (AttributeError, IndexError):
