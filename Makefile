@@ -3,7 +3,7 @@ PYTHON ?= python
 PIP := $(PYTHON) -m pip
 TORCH_CPU := torch==2.13.0
 
-.PHONY: install test test-avx2 test-slow test-cluster lint bench train sample clean
+.PHONY: install test test-avx2 test-slow test-cluster lint bench bench-peers train sample clean
 
 install:
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
@@ -34,8 +34,13 @@ test-cluster:
 lint:
 	$(PYTHON) -m ruff check .
 
+# Results go to benchmarks/results/<date>-<host>.json and .md (and latest.md).
 bench:
 	$(PYTHON) -m musicgen.bench
+
+# Also the peers (pip install -e ".[peers]" first, best in a virtual environment of its own).
+bench-peers:
+	$(PYTHON) -m musicgen.bench --peers
 
 train:
 	$(PYTHON) train.py

@@ -1,7 +1,9 @@
 """The benchmark runs end to end at tiny sizes (so it cannot rot) and its figures mean what they say.
 
 Benchmarks are not tests: nothing here asserts a speed, only that every figure is produced,
-finite, written to JSON, and that the rivals of each comparison did the same work.
+finite, written to the results files, that the rivals of each comparison did the same work and
+ran in turn, and that a peer that is not installed is skipped with its reason. TensorFlow and
+MidiTok are not needed (their peers are skipped without them).
 """
 
 from __future__ import annotations
@@ -10,23 +12,38 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
-from musicgen.bench import gpu
-from musicgen.bench.report import Row
+from musicgen.bench import gpu, peers
+from musicgen.bench.peers import (
+    composer_config,
+    composer_notes,
+    folder_slices,
+    keras_batch,
+    our_composer,
+)
+from musicgen.bench.report import Row, Skipped, write_results
 from musicgen.bench.run import DEFAULT_SECTIONS, main
-from musicgen.bench.workloads import FULL, PAPER_TOKENS, WJAZZD, WJAZZD_WINDOWS
+from musicgen.bench.timing import Load, race, watch_load
+from musicgen.bench.train import lstm_flops
+from musicgen.bench.workloads import FULL, PAPER_TOKENS, QUICK, WJAZZD, WJAZZD_WINDOWS
+from musicgen.music.records import PianoScore
+from musicgen.render.midi import score_to_midi
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "data"
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    out = tmp_path_factory.mktemp("bench")
     main(["--quick", "--out", str(out)])
-    return json.loads(out.read_text())
+    (written,) = out.glob("*-quick.json")
+    return json.loads(written.read_text())
 
 
 def test_quick_run_measures_every_section_and_writes_finite_figures(quick_run):
@@ -48,14 +65,120 @@ def test_each_model_has_throughput_data_wait_and_peak_memory(quick_run):
     for label in ("JazzGPT", "MAR-Y", "LSTM"):
         assert f"{label} training throughput" in names
         assert f"{label} share of step time waiting for data" in names
+        assert f"{label} FLOP/s share of the measured matmul rate" in names
         assert f"peak RSS: train {label}" in names
+
+
+def test_every_figure_says_how_busy_the_machine_was_and_ratios_carry_their_spread(quick_run):
+    rows = quick_run["rows"]
+    assert all(row["load"]["cores"] >= 1 and isinstance(row["load"]["busy"], bool) for row in rows)
+    compared = [row for row in rows if row["unit"] == "x"]
+    assert compared and all(row["spread"] is not None for row in compared)
+    assert all(low <= high for low, high in (row["spread"] for row in compared))
+    assert quick_run["settings"]["load"]["cores"] >= 1
+
+
+def test_a_share_under_its_goal_comes_with_the_profile_of_a_step(quick_run):
+    for row in quick_run["rows"]:
+        if row["met"] is False and "FLOP/s share" in row["name"]:
+            assert row["profile"] and all(op["share"] >= 0 for op in row["profile"])
+
+
+def test_race_runs_the_rivals_in_turn_and_reports_the_lowest_and_highest_round():
+    calls = []
+    timed = race(lambda: calls.append("ours"), lambda: calls.append("theirs"), 3)
+    assert calls == ["ours", "theirs"] * 3
+    assert timed.low <= timed.ratio <= timed.high and len(timed.rounds) == 3
+    assert timed.load is not None and timed.load.cores >= 1
+
+
+def test_watch_load_does_not_count_this_process_as_others():
+    with watch_load() as watch:
+        sum(range(2_000_000))
+    assert watch.load is not None and 0 <= watch.load.other_cores <= watch.load.cores
+
+
+@pytest.mark.parametrize(("others", "busy"), [(0.1, False), (0.4, False), (0.6, True), (None, True)])
+def test_a_machine_is_busy_when_others_use_over_a_quarter_of_its_cores(others, busy):
+    assert Load(load_average=3.0, other_cores=others, cores=2).busy is busy
+
+
+def test_results_are_dated_json_and_markdown_and_a_full_run_refreshes_latest(tmp_path):
+    row = Row("peers", "ours vs theirs", 2.0, "x", ">= 1.5", "detail", spread=(1.8, 2.2),
+              load=Load(1.0, 0.2, 2).as_dict())
+    settings = {"command": "python -m musicgen.bench --peers", "quick": False, "elapsed_s_total": 1.0,
+                "load": Load(1.0, 0.2, 2).as_dict()}
+    json_path, md_path = write_results(tmp_path, [row], settings, [Skipped("MidiTok", "miditok not installed")])
+    assert json.loads(json_path.read_text())["rows"][0]["met"] is True
+    page = md_path.read_text()
+    assert "| ours vs theirs | 2.00x | 1.80x - 2.20x | >= 1.5x | yes |" in page
+    assert "- MidiTok: miditok not installed" in page
+    assert (tmp_path / "latest.md").read_text() == page
+    quick = write_results(tmp_path / "q", [row], {**settings, "quick": True}, [])
+    assert quick[0].name.endswith("-quick.json") and not (tmp_path / "q" / "latest.md").exists()
+
+
+def test_quick_peers_run_what_is_installed_and_skip_the_rest_with_a_reason(tmp_path):
+    rows = main(["--quick", "--only", "peers", "--out", str(tmp_path)])
+    (written,) = tmp_path.glob("*-quick.json")
+    skipped = {s["peer"]: s["reason"] for s in json.loads(written.read_text())["skipped"]}
+    for name, modules, _ in peers.PEERS:
+        if peers.missing(*modules):
+            assert "not installed" in skipped[name] and "[peers]" in skipped[name]
+        else:
+            assert name not in skipped
+    preprocessing = [r for r in rows if "music21 preprocessing" in r.name]
+    assert len(preprocessing) == 1 and preprocessing[0].value > 0
+
+
+def test_missing_names_the_absent_module_and_the_extra():
+    assert peers.missing("numpy") is None
+    assert peers.missing("no_such_module_xyz") == "no_such_module_xyz not installed (pip install -e .[peers])"
+
+
+def test_the_composer_reads_windows_as_ids_over_the_vocabulary_and_one_hot_targets():
+    x, y = torch.tensor([[0, 2, 5], [1, 1, 3]]), torch.tensor([4, 0])
+    inputs, targets = keras_batch((x, y), vocab_size=8)
+    assert inputs.shape == (2, 3, 1) and inputs.dtype == np.float32
+    np.testing.assert_allclose(inputs[0, :, 0], [0, 0.25, 0.625])
+    assert targets.tolist() == [[0, 0, 0, 0, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0]]
+
+
+def test_the_keras_composer_is_sized_from_our_model_set_up_its_way():
+    vocab = ["<pad>", "<bos>", "<eos>", "<unk>", "C4", "0.4.7"]
+    ours = our_composer(vocab, FULL, recurrent_dropout=0.3)
+    hp = ours.hparams
+    assert (hp.input, hp.optimizer, hp.hidden, hp.layers, hp.context, hp.dense) == ("scalar", "rmsprop", 512, 3, 100, 256)
+    assert composer_config(ours) == {"hidden": 512, "layers": 3, "context": 100, "dense": 256, "dropout": 0.3,
+                                     "recurrent_dropout": 0.3, "vocab_size": 6}
+    assert composer_config(our_composer(vocab, QUICK, 0.0))["hidden"] == QUICK.model_overrides["lstm"]["hidden"]
+
+
+def test_the_composer_preprocessing_writes_notes_by_name_and_chords_as_normal_order(tmp_path):
+    score = PianoScore("two", np.array([0.0, 1.0, 1.0, 1.0]), np.array([1.0] * 4), np.array([62, 60, 64, 67]))
+    assert composer_notes(score_to_midi(score, tmp_path / "two.mid")) == ["D4", "0.4.7"]
+
+
+def test_folder_slices_deal_every_file_once():
+    files = [Path(f"{i}.mid") for i in range(7)]
+    parts = folder_slices(files, 3)
+    assert len(parts) == 3 and sorted(p for part in parts for p in part) == sorted(files)
+
+
+def test_lstm_flops_count_four_gates_per_real_step_direction_and_layer():
+    lstm = nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True)
+    x = torch.zeros(2, 7, 3)
+    # layer 0 reads 3 inputs, layer 1 both directions' 10; each: 2 FLOPs x 4 gates x 5 x (in + 5)
+    per_step = sum(2 * 4 * 5 * (width + 5) * 2 for width in (3, 10))
+    assert lstm_flops(lstm, x) == 14 * per_step
+    packed = pack_padded_sequence(x, torch.tensor([7, 4]), batch_first=True)
+    assert lstm_flops(lstm, packed) == 11 * per_step
 
 
 def test_compile_section_runs_and_restores_the_models_decode(monkeypatch, tmp_path):
     # torch.compile itself takes minutes; the identity keeps this a test of the benchmark's code.
     monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
-    out = tmp_path / "bench.json"
-    rows = main(["--quick", "--only", "compile", "--out", str(out)])
+    rows = main(["--quick", "--only", "compile", "--out", str(tmp_path)])
     assert [row.section for row in rows] == ["train", "generate"]
     assert all(row.value > 0 for row in rows)
 

@@ -13,7 +13,7 @@ import torch
 
 from musicgen.bench.generate import long_progression, short_notes
 from musicgen.bench.report import Row
-from musicgen.bench.timing import race, seconds
+from musicgen.bench.timing import race, race_over, seconds
 from musicgen.bench.train import train_step
 from musicgen.bench.workloads import Sizes
 from musicgen.models import JazzGPT
@@ -29,25 +29,20 @@ def bench_compile(model: JazzGPT, batches: Iterator, sizes: Sizes) -> list[Row]:
     first = seconds(lambda: train_step(model, optimizer, fixed[0], loss_fn=compiled_loss))
     train_step(model, optimizer, fixed[1], loss_fn=compiled_loss)  # a second batch width
     train_step(model, optimizer, fixed[0])
-    rounds = [
-        race(
-            lambda b=b: train_step(model, optimizer, b, loss_fn=compiled_loss),
-            lambda b=b: train_step(model, optimizer, b),
-            1,
-        )
-        for b in fixed
-    ]
-    ratio = sorted(r.ratio for r in rounds)[len(rounds) // 2]
-    compiled_s = sorted(r.fast_s for r in rounds)[len(rounds) // 2]
+    timed = race_over(
+        fixed,
+        lambda b: train_step(model, optimizer, b, loss_fn=compiled_loss),
+        lambda b: train_step(model, optimizer, b),
+    )
     rows = [
         Row(
             "train",
             "JazzGPT training step: torch.compile vs eager",
-            ratio,
+            timed.ratio,
             "x",
-            detail=f"first compiled step {first:.0f} s (compiling); then {1000 * compiled_s:,.0f} ms/step",
-            extra={"first_step_s": first, "rounds": [r.__dict__ for r in rounds]},
-        )
+            detail=f"first compiled step {first:.0f} s (compiling); then {1000 * timed.fast_s:,.0f} ms/step",
+            extra={"first_step_s": first, "rounds": timed.rounds},
+        ).timed(timed)
     ]
     sampler = Sampler("softmax")
     keep_short, limit = short_notes(model)
@@ -78,6 +73,6 @@ def bench_compile(model: JazzGPT, batches: Iterator, sizes: Sizes) -> list[Row]:
             detail=f"first compiled run {first:.0f} s (compiling); "
             f"{n / timed.fast_s:,.0f} vs {n / timed.plain_s:,.0f} tokens/s",
             extra={"first_run_s": first, "compiled_s": timed.fast_s, "eager_s": timed.plain_s},
-        )
+        ).timed(timed)
     )
     return rows

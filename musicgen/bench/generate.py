@@ -94,7 +94,7 @@ def bench_jazz(model: JazzGPT, sizes: Sizes) -> list[Row]:
             f"{n / kv.fast_s:,.0f} vs {n / kv.plain_s:,.1f} tokens/s; "
             f"{_notes(out['cache']) / kv.fast_s:,.0f} notes/s cached",
             {"same_melodies": out["cache"] == out["full"], "cached_s": kv.fast_s, "full_s": kv.plain_s},
-        ),
+        ).timed(kv),
         Row(
             SECTION,
             f"JazzGPT batch of {B} vs {B} single runs ({m} tokens each)",
@@ -104,7 +104,7 @@ def bench_jazz(model: JazzGPT, sizes: Sizes) -> list[Row]:
             f"{B * m / batched.fast_s:,.0f} vs {B * m / batched.plain_s:,.0f} tokens/s",
             {"same_melodies": out["batch"] == out["singles"], "batch_s": batched.fast_s,
              "singles_s": batched.plain_s},
-        ),
+        ).timed(batched),
     ]
 
 

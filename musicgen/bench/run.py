@@ -1,15 +1,19 @@
 """``python -m musicgen.bench``: every fast path against the plain way, in one run, on one machine.
 
 Sections: ``data`` (MIDI preparation vs music21, cold vs cached JazzGPT data), ``train``
-(tokens/s, JazzGPT's FLOP utilisation, data-loading share), ``generate`` (KV cache, batching,
-MAR-Y and LSTM) and ``memory`` (peak RSS in fresh processes). Prints a table, writes JSON.
-Everything it prepares goes to a temporary cache folder, removed at the end.
+(tokens/s, each model's share of the measured matmul rate, data-loading share), ``generate``
+(KV cache, batching, MAR-Y and LSTM), ``memory`` (peak RSS in fresh processes); with
+``--peers`` also ``peers`` (the tools a user would pick instead: the Keras LSTM composer, MidiTok),
+with ``--compile`` also ``compile``. Prints a table and writes dated JSON + Markdown results
+(``musicgen.bench.report``). Everything it prepares goes to a temporary cache folder, removed at
+the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,29 +27,36 @@ from musicgen.bench.compiled import bench_compile
 from musicgen.bench.data import bench_midi, bench_prepared
 from musicgen.bench.generate import bench_jazz, bench_sequences
 from musicgen.bench.memory import bench_memory
-from musicgen.bench.report import Row, table, write_json
+from musicgen.bench.peers import bench_peers
+from musicgen.bench.report import Row, Skipped, results_dir, table, write_results
+from musicgen.bench.timing import watch_load
 from musicgen.bench.train import LABELS, bench_training, forever
 from musicgen.bench.workloads import FULL, MODELS, QUICK, Sizes, build_model, data_for
 from musicgen.cli import ArgumentParser
 from musicgen.models import MusicModel
 
-SECTIONS = ("data", "train", "generate", "memory", "compile")
-DEFAULT_SECTIONS = SECTIONS[:-1]  # torch.compile only on request: it compiles for minutes
+SECTIONS = ("data", "train", "generate", "memory", "peers", "compile")
+# Peers need the optional extra and take minutes; torch.compile compiles for minutes: on request.
+DEFAULT_SECTIONS = SECTIONS[:-2]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m musicgen.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (the smoke test)")
-    parser.add_argument("--out", type=Path, default=Path("bench.json"), help="JSON results file")
+    parser.add_argument(
+        "--out", type=Path, default=results_dir(), help="results folder (default: %(default)s)"
+    )
     parser.add_argument(
         "--only", default=",".join(DEFAULT_SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}"
     )
+    parser.add_argument("--peers", action="store_true", help="also measure the peers (pip install -e .[peers])")
     parser.add_argument("--compile", action="store_true", help="also measure torch.compile (JazzGPT)")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.compile:
-        args.only += ",compile"
+    for extra in ("peers", "compile"):
+        if getattr(args, extra):
+            args.only += f",{extra}"
     for key, allowed in (("only", SECTIONS), ("models", tuple(MODELS))):
         asked = {s for s in getattr(args, key).split(",") if s}
         if asked - set(allowed):
@@ -76,9 +87,15 @@ def _add(rows: list[Row], new: list[Row]) -> None:
 
 
 def run_section(
-    section: str, sizes: Sizes, models: tuple[str, ...], work: Path, trained: dict[str, MusicModel]
+    section: str,
+    sizes: Sizes,
+    models: tuple[str, ...],
+    work: Path,
+    trained: dict[str, MusicModel],
+    skipped: list[Skipped],
 ) -> list[Row]:
-    """One section's rows; the train section leaves its models in ``trained`` for generation."""
+    """One section's rows; the train section leaves its models in ``trained`` for generation,
+    the peers section the peers it could not run in ``skipped``."""
     if section == "data":
         return bench_midi(sizes, work) + bench_prepared(sizes)
     if section == "train":
@@ -96,6 +113,10 @@ def run_section(
         return rows
     if section == "memory":
         return bench_memory(sizes, work / "cache", models)
+    if section == "peers":
+        rows, missing = bench_peers(sizes, work)
+        skipped += missing
+        return rows
     data = data_for("jazzgpt", sizes)[0]
     data.setup("fit")
     model = trained.get("jazzgpt") or build_model("jazzgpt", sizes, data.model_inputs())
@@ -107,21 +128,33 @@ def main(argv: list[str] | None = None) -> list[Row]:
     sizes = QUICK if args.quick else FULL
     torch.manual_seed(args.seed)
     rows: list[Row] = []
+    skipped: list[Skipped] = []
     elapsed: dict[str, float] = {}
     trained: dict[str, MusicModel] = {}
-    with tempfile.TemporaryDirectory(prefix="musicgen-bench-") as tmp:
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="musicgen-bench-") as tmp, watch_load() as whole:
         work = Path(tmp)
         with cache_folder(work / "cache"):
             for section in args.only:
-                start = time.perf_counter()
-                _add(rows, run_section(section, sizes, args.models, work, trained))
-                elapsed[section] = time.perf_counter() - start
+                begin = time.perf_counter()
+                with watch_load() as watch:
+                    new = run_section(section, sizes, args.models, work, trained, skipped)
+                for row in new:  # a row measured without its own load watch gets its section's
+                    row.load = row.load or watch.load.as_dict()
+                _add(rows, new)
+                elapsed[section] = time.perf_counter() - begin
     print()
     if args.quick:
         print("--quick: tiny sizes to check that the benchmark runs; its figures mean nothing\n")
     print(table(rows))
-    settings = {"quick": args.quick, "sections": args.only, "models": args.models, "seed": args.seed,
-                "sizes": asdict(sizes), "elapsed_s": elapsed}
-    write_json(args.out, rows, settings)
-    print(f"\nwrote {args.out.resolve()}")
+    for peer in skipped:
+        print(f"skipped {peer.peer}: {peer.reason}")
+    print(f"\nmachine during the run: {whole.load.describe()}")
+    settings = {"command": " ".join(["python -m musicgen.bench", *sys.argv[1:]] if argv is None else
+                                    ["python -m musicgen.bench", *argv]),
+                "quick": args.quick, "sections": args.only, "models": args.models, "seed": args.seed,
+                "sizes": asdict(sizes), "elapsed_s": elapsed,
+                "elapsed_s_total": time.perf_counter() - start, "load": whole.load.as_dict()}
+    paths = write_results(args.out, rows, settings, skipped)
+    print("wrote " + " and ".join(str(p.resolve()) for p in paths))
     return rows

@@ -44,6 +44,9 @@ class Sizes:
     sequence_tokens: int = 32
     repeats: int = 3
     matmul_size: int = 2048
+    peer_batch_size: int = 128  # the Keras composer's batch
+    peer_rounds: int = 3  # interleaved rounds of each peer comparison
+    music21_slices: int = 5  # the folder parsed by music21 once, in this many interleaved slices
 
     @property
     def keys(self) -> str:
@@ -72,6 +75,9 @@ QUICK = Sizes(
     sequence_tokens=4,
     repeats=1,
     matmul_size=256,
+    peer_batch_size=4,
+    peer_rounds=2,
+    music21_slices=2,
 )
 
 
@@ -96,15 +102,17 @@ def jazz_data(sizes: Sizes, **kwargs) -> tuple[LeadSheetDataModule, str]:
     return LeadSheetDataModule(source, **CHORALE_WINDOWS, **common), _chorales(sizes)
 
 
-def piano_data(sizes: Sizes, context: int, **kwargs) -> tuple[SequenceDataModule, str]:
+def piano_data(
+    sizes: Sizes, context: int, tokenizer: dict = PAPER_TOKENS, **kwargs
+) -> tuple[SequenceDataModule, str]:
     """The MAR-Y / LSTM data module (``data=midi`` on ff_midi when it is there)."""
     folder = midi_folder()
-    common = {"tokenizer": PAPER_TOKENS, "context": context, "batch_size": sizes.batch_size}
+    common = {"tokenizer": tokenizer, "context": context, "batch_size": sizes.batch_size, **kwargs}
     if folder is not None:
         source = MidiFolderSource(folder, progress=False)
-        return SequenceDataModule(source, **common, **kwargs), f"MIDI folder ({folder})"
+        return SequenceDataModule(source, **common), f"MIDI folder ({folder})"
     source = ChoralePianoSource(limit=sizes.chorale_limit)
-    return SequenceDataModule(source, **common, **kwargs), _chorales(sizes)
+    return SequenceDataModule(source, **common), _chorales(sizes)
 
 
 def _chorales(sizes: Sizes) -> str:

@@ -1,7 +1,7 @@
 """A folder of MIDI files as piano scores, for MAR-Y and the LSTM baseline.
 
-Files are parsed with symusic (measured about 125x faster than pretty_midi on the ff_midi set)
-in worker processes. Times come from ticks and the file's resolution, so a note's onset is in
+Files are parsed with symusic (far faster than pretty_midi or music21: ``benchmarks/``) in
+worker processes. Times come from ticks and the file's resolution, so a note's onset is in
 beats whatever the tempo map says. Drum tracks are dropped and the rest merged into one piano
 part. A bad file never stops the run: it is skipped with its reason, or cleaned (zero-length
 notes and pitches outside 0-127 are dropped and counted), and the report says which.

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from musicgen.models.base import MusicModel
+from musicgen.models.losses import cross_entropy
 from musicgen.music.tokens import PAD_ID, SPECIALS
 
 
@@ -282,8 +283,8 @@ class JazzGPT(MusicModel):
 
     ``dropout`` acts on the embeddings and the residual branches; ``attn_dropout`` on the
     attention weights, off by default (as nanoGPT separates them): the research specifies no
-    attention dropout, and on CPU drawing masks over [B, H, T, T] costs a third of a training
-    step and forces SDPA's slow unfused kernel.
+    attention dropout, and on CPU drawing masks over [B, H, T, T] is a large share of a training
+    step and forces SDPA's slow unfused kernel (``benchmarks/``).
     """
 
     vocab_rows = {
@@ -416,11 +417,11 @@ class JazzGPT(MusicModel):
         memory, mask = self.encode(chords)
         states, _ = self.decoder_states(melody[:, :-1], memory, mask)
         # Head and loss only where a token is predicted: about half of a batch's positions are
-        # padding, and the [positions, vocab] logits with their softmax cost a sixth of a step.
+        # padding, and the [positions, vocab] logits with their softmax are a large part of a step.
         logits = self.head(states[real])
         # Label smoothing regularises training only: evaluation reports the plain negative
         # log-likelihood, so val/test losses (and perplexity) compare across settings.
         smoothing = self.hparams.label_smoothing if self.training else 0.0
-        loss = F.cross_entropy(logits.float(), target[real], label_smoothing=smoothing)
+        loss = cross_entropy(logits.float(), target[real], label_smoothing=smoothing)
         tokens = (chords != PAD_ID).sum() + real.sum()  # read + predicted
         return loss, tokens

@@ -90,8 +90,10 @@ class LSTMBaseline(MusicModel):
             keep = F.dropout(h.new_ones(B, self.lstm.hidden_size), p, training=True)
             inputs = h @ w_ih.T + bias  # the input projection needs no loop
             outputs = []
-            for t in range(h.shape[1]):
-                i, f, g, o = (inputs[:, t] + (state * keep) @ w_hh.T).chunk(4, dim=-1)
+            # unbind, not inputs[:, t]: each slice's backward would fill a zero tensor of the
+            # whole [B, T, 4H] projection, T times per layer.
+            for step in inputs.unbind(1):
+                i, f, g, o = (step + (state * keep) @ w_hh.T).chunk(4, dim=-1)
                 cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
                 state = torch.sigmoid(o) * torch.tanh(cell)
                 outputs.append(state)
