@@ -2,7 +2,8 @@
 
 The music21 side is the classic recipe (the LSTM composer's): ``converter.parse`` the file,
 ``chordify`` its parts, and write single notes by name and chords as pitch-class strings, the
-same skuli tokens our ``SkuliTokenizer`` writes. music21 takes seconds per file, so it reads an
+same skuli tokens our ``SkuliTokenizer`` writes. It parses the file itself (``forceSource``),
+not the pickle music21 keeps of files it parsed before. music21 takes seconds per file, so it reads an
 evenly spread subset, file by file in turn with ours; the ratio is of the totals, its spread the
 lowest and highest file.
 """
@@ -46,7 +47,7 @@ def music21_tokens(path: Path) -> list[str]:
     from music21 import converter
 
     tokens = []
-    for element in converter.parse(path).chordify().flatten().notes:
+    for element in converter.parse(path, forceSource=True).chordify().flatten().notes:
         if len(element.pitches) == 1:
             tokens.append(element.pitches[0].nameWithOctave)
         else:

@@ -9,7 +9,9 @@
   same; Keras also runs two batch norms on [batch, 512] and [batch, 256] (a rounding error of
   the step's work) and ours also drops the third layer's state, which Keras leaves alone.
 - That project's preprocessing (music21 ``converter.parse``, ``partitionByInstrument``, notes
-  by name, chords as ``normalOrder`` strings) against ours on the whole folder.
+  by name, chords as ``normalOrder`` strings) against ours on the whole folder. music21 keeps a
+  pickle of every file it parsed in its temp folder and reads that instead next time; the
+  benchmark parses the files themselves (``forceSource``), as a first run does.
 - MidiTok's REMI tokenizer (default config, a file path in, token ids out) against our ``paper``
   and ``skuli`` tokenizers on the whole folder: files/s and tokens per file.
 
@@ -208,7 +210,7 @@ def composer_notes(path: Path) -> list[str]:
 
     with warnings.catch_warnings():  # music21 warns about every track name it cannot map
         warnings.simplefilter("ignore")
-        score = converter.parse(path)
+        score = converter.parse(path, forceSource=True)
     try:  # as the composer does: the first instrument part, else every note
         elements = instrument.partitionByInstrument(score).parts[0].recurse()
     except (AttributeError, IndexError):
