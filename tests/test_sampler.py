@@ -238,13 +238,14 @@ def test_chord_bias_leaves_an_unknown_chord_unbiased():
 
 def test_repeat_bias_penalises_the_last_pitch_at_every_duration_and_nothing_before_a_note():
     vocab = ["<pad>", "<bos>", "<eos>", "<unk>", "60:12", "60:24", "62:12", "0:12"]
-    bias = Sampler(repeat_penalty=1.5).repeat_bias(vocab, torch.tensor([60, 62, 0]))
+    pitches = torch.tensor([0 if t.startswith("<") else int(t.split(":")[0]) for t in vocab])
+    bias = Sampler(repeat_penalty=1.5).repeat_bias(pitches, torch.tensor([60, 62, 0]))
     assert bias.tolist() == [
         [0, 0, 0, 0, -1.5, -1.5, 0, 0],
         [0, 0, 0, 0, 0, 0, -1.5, 0],
         [0] * 8,  # no note yet: rests and specials are never "the last pitch"
     ]
-    assert Sampler().repeat_bias(vocab, torch.tensor([60])) is None
+    assert Sampler().repeat_bias(pitches, torch.tensor([60])) is None
     assert Sampler(repeat_penalty=1.5).name == "softmax_repeat1.5"
     with pytest.raises(ValueError, match="repeat_penalty"):
         Sampler(repeat_penalty=-1)

@@ -89,7 +89,7 @@ class TokenSampler(Protocol):
 
     def chord_bias(self, melody_vocab: Sequence[str], chords: Sequence[str]) -> Tensor | None: ...
 
-    def repeat_bias(self, melody_vocab: Sequence[str], last_pitches: Tensor) -> Tensor | None: ...
+    def repeat_bias(self, token_pitches: Tensor, last_pitches: Tensor) -> Tensor | None: ...
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,7 @@ class _MelodySteps:
         self.beats_per_bar = int(info.get("beats_per_bar", 4))
         self.durations = token_durations(self.vocab)
         self.pitches = [0 if t in SPECIALS else parse_melody_token(t)[0] for t in self.vocab]
+        self.pitch_table = torch.tensor(self.pitches)
         self.encode = Vocabulary(self.vocab).encode
 
     def over(self, progressions: list[list[str]]) -> _MelodySteps:
@@ -255,7 +256,7 @@ class _MelodySteps:
         biases = []
         if self.sampler is not None:
             biases.append(self.sampler.chord_bias(self.vocab, current))
-            biases.append(self.sampler.repeat_bias(self.vocab, last))
+            biases.append(self.sampler.repeat_bias(self.pitch_table, last))
         biases = [b.to(logits.device) for b in biases if b is not None]
         return logits, sum(biases[1:], biases[0]) if biases else None
 
@@ -516,7 +517,7 @@ def _beam_melodies(
     scores[:, 0] = 0.0  # one live beam at first, or all W beams would pick the same tokens
     lengths = torch.zeros(R, W, dtype=torch.long, device=device)
     onsets = torch.tensor(starts, dtype=torch.long, device=device)[:, None].repeat(1, W)
-    pitches = torch.tensor(steps.pitches, device=device)
+    pitches = steps.pitch_table.to(device)
     sounded = torch.tensor([_last_pitch(steps, p) for p in prefixes], device=device)[:, None].repeat(1, W)
     done = torch.zeros(R, W, dtype=torch.bool, device=device)
     tokens = torch.empty(R * W, 0, dtype=torch.long, device=device)

@@ -103,8 +103,6 @@ class Sampler:
         self.repeat_penalty = float(repeat_penalty)
         self._bias_vocab: list[str] | None = None
         self._bias_cache: dict[str, Tensor] = {}
-        self._pitch_vocab: list[str] | None = None
-        self._pitches = torch.empty(0, dtype=torch.long)
 
     @property
     def name(self) -> str:
@@ -140,19 +138,17 @@ class Sampler:
             )
         return torch.stack([self._bias_cache[s] for s in chords])
 
-    def repeat_bias(self, melody_vocab: Sequence[str], last_pitches: Tensor) -> Tensor | None:
+    def repeat_bias(self, token_pitches: Tensor, last_pitches: Tensor) -> Tensor | None:
         """Per-row logit bias ``[B, V]``: ``-repeat_penalty`` on the pitch each row sounded last
-        (``last_pitches`` Long[B], 0 before the first note); None when off.
+        (``last_pitches`` Long[B], 0 before the first note); None when off. ``token_pitches``
+        [V] is each token's pitch (0 for rests and specials), which the caller builds once.
 
         Striking the same note again at once is what a stuck sampler does (the repetition rate
         metric); rests in between do not reset it, since the metric skips rests too.
         """
         if self.repeat_penalty == 0:
             return None
-        if self._pitch_vocab != list(melody_vocab):
-            self._pitch_vocab = list(melody_vocab)
-            self._pitches = torch.tensor([_token_pitch(t) or REST for t in melody_vocab])
-        pitches = self._pitches.to(last_pitches.device)
+        pitches = token_pitches.to(last_pitches.device)
         repeat = (pitches[None, :] == last_pitches[:, None]) & (last_pitches[:, None] != REST)
         return repeat.float() * -self.repeat_penalty
 
