@@ -420,3 +420,29 @@ def test_ten_thousand_mary_tokens_slide_the_window_in_flat_memory():
     assert measured["short"] == 500 and measured["long"] == 10_000
     assert measured["widest"] == 16
     assert measured["growth_mb"] < 20, measured
+
+
+@pytest.mark.parametrize(
+    "sampler, window_bars",
+    [(Sampler("softmax"), None), (Sampler("softmax", beam_width=3), None), (Sampler("softmax"), 2),
+     (Sampler("softmax", beam_width=3), 2)],
+    ids=["softmax", "beam", "softmax-windowed", "beam-windowed"],
+)
+def test_a_melody_primer_starts_every_melody_and_the_model_goes_on_from_its_end(jazz, sampler, window_bars):
+    primer = ["0:12", "60:12", "64:24", "67:6"]
+    recorder = Recorder()
+    melodies = generate_melodies(
+        jazz, [LONG], sampler, num_samples=2, seed=3, token_filter=recorder, window_bars=window_bars,
+        primer=primer,
+    )
+    assert all(m[: len(primer)] == primer for m in melodies)
+    assert [ticks(m) for m in melodies] == [len(LONG) * TPB] * 2
+    assert min(int(onset) for state in recorder.states for onset in state.onset_ticks) == ticks(primer)
+    assert int(recorder.states[0].last_pitches[0]) == 67
+
+
+def test_a_melody_primer_the_model_cannot_read_or_longer_than_the_chords_is_refused(jazz):
+    with pytest.raises(ValueError, match="melody primer: tokens the model has no entry for: 61:12"):
+        generate_melodies(jazz, SHORT, Sampler("softmax"), primer=["60:12", "61:12"])
+    with pytest.raises(ValueError, match="it lasts 3 beats, but the chords end after 3"):
+        generate_melodies(jazz, SHORT, Sampler("softmax"), primer=["60:24", "62:24", "64:24"])

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
+import pretty_midi
 import pytest
 import torch
 from helpers import cli_error, entry_point, sample_cfg, the_error_line
 
 from musicgen.commands.sample import sample
+from musicgen.music.records import LeadSheet
+from musicgen.render.musicxml import lead_sheet_to_musicxml
+from musicgen.sampling.progressions import resolve_chords
 
 
 def test_sample_py_with_an_unknown_chord_symbol_names_it(checkpoints, tmp_path):
@@ -40,9 +46,35 @@ def test_bad_chord_inputs_are_one_line_naming_the_problem(
     assert line.startswith(f"error: {expected}")
 
 
-def test_primer_on_a_jazzgpt_checkpoint_is_refused(checkpoints, tmp_path, capsys):
+def test_primer_data_on_a_jazzgpt_checkpoint_is_refused(checkpoints, tmp_path, capsys):
     line = cli_error(sample, sample_cfg(checkpoints["jazzgpt"], tmp_path, "primer=data"), capsys)
-    assert line.startswith("error: primer=data is for MAR-Y and LSTM checkpoints")
+    assert line.startswith("error: primer=data: a JazzGPT checkpoint writes over chords=, starting from a MIDI phrase")
+
+
+def test_jazzgpt_plays_over_a_musicxml_lead_sheet_from_a_midi_phrase(checkpoints, tmp_path):
+    chords = resolve_chords("C-7 F7 | Bb6 | Eb7 | D7 G7")
+    tune = lead_sheet_to_musicxml(LeadSheet("tune", np.array([60]), np.array([16 * 24]), tuple(chords)), tmp_path / "tune.musicxml")
+    midi = pretty_midi.PrettyMIDI(initial_tempo=60)
+    line = pretty_midi.Instrument(0)
+    line.notes = [pretty_midi.Note(80, 67, 0, 1), pretty_midi.Note(80, 65, 1, 2)]
+    midi.instruments.append(line)
+    midi.write(str(tmp_path / "lick.mid"))
+    index = sample(sample_cfg(checkpoints["jazzgpt"], tmp_path / "out", f"chords={tune}",
+                              f"primer={tmp_path / 'lick.mid'}", "num_samples=2", "windowed=false"))
+    for entry in json.loads(index.read_text())["samples"]:
+        notes = pretty_midi.PrettyMIDI(entry["files"]["mid"]).instruments[0].notes
+        assert [(n.pitch, round(n.start * 2, 3)) for n in notes[:2]] == [(67, 0.0), (65, 1.0)]
+
+
+def test_mary_continues_a_midi_phrase_with_its_own_tokenizer(checkpoints, tmp_path, capsys):
+    midi = pretty_midi.PrettyMIDI(initial_tempo=60)
+    piano = pretty_midi.Instrument(0)
+    piano.notes = [pretty_midi.Note(80, p, i, i + 1) for i, p in enumerate((60, 64, 67, 127))]
+    midi.instruments.append(piano)
+    midi.write(str(tmp_path / "phrase.mid"))
+    index = sample(sample_cfg(checkpoints["mary"], tmp_path / "out", f"primer={tmp_path / 'phrase.mid'}"))
+    assert "tokens the model never saw (read as <unk>)" in capsys.readouterr().out
+    assert len(json.loads(index.read_text())["samples"]) == 4
 
 
 @pytest.mark.parametrize("override", ["chords=blues", "key=F"])

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from musicgen.cli import hydra_command
+from musicgen.data.tokenizers import tokenizer_from_info
 from musicgen.data.vocab import Vocabulary
 from musicgen.errors import shorten
 from musicgen.models import datamodule_from_checkpoint, load_model
@@ -24,11 +25,17 @@ from musicgen.sampling.configs import sampler_config as named_sampler_config
 from musicgen.sampling.engine import TokenSampler, hold_eos_until_filled
 from musicgen.sampling.progressions import resolve_chords
 from musicgen.sampling.records import generate_records, model_kind
+from musicgen.sampling.user_music import MIDI_SUFFIXES, phrase_melody, phrase_tokens, read_phrase
 
 DEFAULT_CHORDS = "blues"
 """What a JazzGPT checkpoint plays over when ``chords=`` is not given."""
 SAMPLE_ID = "sample{:03d}"
 """How the pieces of a run are named (and their files)."""
+
+
+def is_phrase_file(primer: object) -> bool:
+    """``primer=phrase.mid``: a MIDI phrase to continue (rather than ``data``)."""
+    return str(primer).lower().endswith(MIDI_SUFFIXES)
 
 
 def check_counts(cfg: DictConfig, names: tuple[str, ...]) -> None:
@@ -42,10 +49,10 @@ def check_counts(cfg: DictConfig, names: tuple[str, ...]) -> None:
 def chords_to_play(model, cfg: DictConfig) -> list[str]:
     """The progression a JazzGPT checkpoint plays over (``chords``, ``key``, ``choruses``), after
     refusing the options of the other models and a progression longer than the model reads."""
-    if cfg.primer is not None:
+    if cfg.primer is not None and not is_phrase_file(cfg.primer):
         raise ValueError(
-            f"primer={cfg.primer} is for MAR-Y and LSTM checkpoints; a JazzGPT checkpoint writes "
-            "over chords= (drop primer=)"
+            f"primer={cfg.primer}: a JazzGPT checkpoint writes over chords=, starting from a "
+            "MIDI phrase (primer=phrase.mid) or from nothing (drop primer=)"
         )
     check_counts(cfg, ("num_samples", "max_tokens", "choruses"))
     spec = cfg.chords if cfg.chords is not None else DEFAULT_CHORDS
@@ -76,8 +83,13 @@ def primers_to_continue(model, ckpt: Path, cfg: DictConfig) -> list[list[int]]:
     check_counts(cfg, ("num_samples", "num_notes") + (("primer_length",) if cfg.primer else ()))
     if cfg.primer is None:
         return [[]]
+    if is_phrase_file(cfg.primer):
+        info = model.hparams.data_info
+        phrase = read_phrase(cfg.primer)
+        tokens = tokenizer_from_info(info["tokenizer"]).encode(phrase)
+        return [phrase_tokens(phrase, tokens, model.hparams.vocab, str(cfg.primer))]
     if cfg.primer != "data":
-        raise ValueError(f"primer={cfg.primer}: use null (start from nothing) or data")
+        raise ValueError(f"primer={cfg.primer}: use null (start from nothing), data, or a MIDI file")
     datamodule = datamodule_from_checkpoint(ckpt)
     if datamodule is None:
         raise ValueError(f"{ckpt} does not record its data config, so primer=data cannot be used")
@@ -95,9 +107,14 @@ def piece_maker(model, ckpt: Path, cfg: DictConfig, sampler: TokenSampler) -> Ca
     if model_kind(model) == "lead_sheet":
         chords = chords_to_play(model, cfg)
         token_filter = hold_eos_until_filled if cfg.fill_chords else None
+        info = model.hparams.data_info
+        primer = [] if cfg.primer is None else phrase_melody(
+            read_phrase(cfg.primer), info["ticks_per_beat"], model.hparams.melody_vocab, str(cfg.primer)
+        )
         return lambda start, count: generate_records(
             model, sampler, [chords], count=count, max_tokens=cfg.max_tokens, seed=cfg.seed,
             first=start, token_filter=token_filter, windowed=cfg.windowed, id_format=SAMPLE_ID,
+            melody_primer=primer,
         )
     primers = primers_to_continue(model, ckpt, cfg)
     return lambda start, count: generate_records(

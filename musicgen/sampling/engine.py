@@ -267,20 +267,23 @@ output's prefix (see ``_play_windows``)."""
 
 
 def _play_windows(
-    steps: _MelodySteps, rows: list[int], window_bars: int | None, write: Writer
+    steps: _MelodySteps, rows: list[int], window_bars: int | None, write: Writer,
+    primer: Sequence[str] = (),
 ) -> list[list[str]]:
     """Output i (over progression ``rows[i]``) written window by window.
 
     Window k covers the beats ``[k * hop, k * hop + window)`` (hop: half a window); every window
     after the first starts from the melody already written over its first half, as a training
     window starts in the middle of a solo: a note sounding into it becomes a rest. Without
-    ``window_bars`` the one window is the whole progression.
+    ``window_bars`` the one window is the whole progression. Every melody starts with the
+    ``primer``'s tokens, which the windows read as if the model had written them.
     """
     tpb, longest = steps.tpb, max(len(p) for p in steps.progressions)
     window = window_bars * steps.beats_per_bar if window_bars else longest
     hop = max(1, window_bars // 2) * steps.beats_per_bar if window_bars else window
-    melodies: list[list[int]] = [[] for _ in rows]
-    ends = [0] * len(rows)  # tick where each melody's last token ends
+    primer_ids = _primer_ids(steps, primer)
+    melodies: list[list[int]] = [list(primer_ids) for _ in rows]
+    ends = [sum(steps.durations[t] for t in primer_ids)] * len(rows)  # tick where each melody's last token ends
     finished = [False] * len(rows)
     for k in range(-(-longest // hop)):
         start = k * hop
@@ -309,6 +312,22 @@ def _play_windows(
         melody_strings(ids, steps.vocab, len(steps.progressions[p]) * tpb)
         for ids, p in zip(melodies, rows, strict=True)
     ]
+
+
+def _primer_ids(steps: _MelodySteps, primer: Sequence[str]) -> list[int]:
+    """A melody primer's ids, refused when the model has no such token or it fills the chords."""
+    unknown = [t for t in primer if t not in steps.vocab or t in SPECIALS]
+    if unknown:
+        raise ValueError(f"melody primer: tokens the model has no entry for: {' '.join(unknown[:8])}")
+    ids = steps.encode(primer)
+    ticks = sum(steps.durations[t] for t in ids)
+    shortest = min(len(p) for p in steps.progressions) * steps.tpb
+    if ids and ticks >= shortest:
+        raise ValueError(
+            f"melody primer: it lasts {ticks / steps.tpb:g} beats, but the chords end after "
+            f"{shortest // steps.tpb}: nothing would be left to write"
+        )
+    return ids
 
 
 def _last_pitch(steps: _MelodySteps, ids: list[int]) -> int:
@@ -345,6 +364,7 @@ def generate_melodies(
     use_cache: bool = True,
     token_filter: TokenFilter | None = None,
     window_bars: int | None = None,
+    primer: Sequence[str] = (),
 ) -> list[list[str]]:
     """Melodies (token strings, no specials) over one progression or several.
 
@@ -361,11 +381,14 @@ def generate_melodies(
     written over its first half and writes the second half. ``max_tokens`` then bounds the
     tokens of each window. Without it a model trained on 8-bar windows loses its place after
     about 8 bars and breaks the melody into ever shorter notes.
+
+    ``primer`` (melody tokens, e.g. a user's phrase) starts every melody: the model reads it as
+    its own first notes and goes on from where it ends.
     """
     width = sampler.beam_width
     if width > 1:
         return beam_search_melodies(
-            model, chords, width, sampler, num_samples, max_tokens, token_filter, window_bars
+            model, chords, width, sampler, num_samples, max_tokens, token_filter, window_bars, primer
         )
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
@@ -380,7 +403,7 @@ def generate_melodies(
         )
 
     with _eval_mode(model):
-        return _play_windows(steps, rows, window_bars, write)
+        return _play_windows(steps, rows, window_bars, write, primer)
 
 
 @torch.inference_mode()
@@ -393,6 +416,7 @@ def beam_search_melodies(
     max_tokens: int = 1024,
     token_filter: TokenFilter | None = None,
     window_bars: int | None = None,
+    primer: Sequence[str] = (),
 ) -> list[list[str]]:
     """The ``num_samples`` best of ``width`` beams per progression, best first.
 
@@ -400,7 +424,7 @@ def beam_search_melodies(
     ``sampler.weights`` when a sampler is given and on the model's softmax otherwise. Width 1
     is greedy decoding. With ``window_bars`` (see ``generate_melodies``) the first window keeps
     its ``num_samples`` best beams and each later window continues every one of them with the
-    best beam of a new search.
+    best beam of a new search. Every beam starts with the ``primer``'s tokens.
     """
     if not 1 <= num_samples <= width:
         raise ValueError(f"beam search returns 1 to beam_width={width} melodies, not {num_samples}")
@@ -411,14 +435,15 @@ def beam_search_melodies(
         if index == 0:  # the num_samples best beams of each progression's first window
             groups = list(range(len(window.progressions)))
             count = len(groups)
-            return _beam_melodies(
-                model, window, width, num_samples, max_tokens, groups, groups, [[]] * count, [0] * count
+            return _beam_melodies(  # every output starts from the same primer
+                model, window, width, num_samples, max_tokens, groups, groups,
+                [prefixes[0]] * count, [starts[0]] * count,
             )  # one output per beam, progression by progression: the order of ``rows``
         labels = [rows[i] for i in outputs]  # each later window: the best beam after each melody
         return _beam_melodies(model, window, width, 1, max_tokens, window_rows, labels, prefixes, starts)
 
     with _eval_mode(model):
-        return _play_windows(steps, rows, window_bars, write)
+        return _play_windows(steps, rows, window_bars, write, primer)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Chord inputs for sampling: typed progressions, named standards, or the changes of a WJD solo."""
+"""Chord inputs for sampling: typed progressions, named standards, the changes of a WJD solo, or a
+user's lead-sheet file."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from musicgen.music.chords import ChordParseError, canonical, parse_chord, transpose_chord
 from musicgen.music.pitch import pitch_class_of_name
+from musicgen.sampling.user_music import MIDI_SUFFIXES, MUSICXML_SUFFIXES, lead_sheet_file_chords
 
 # Named progressions: (key as written, bars separated by "|").
 PROGRESSIONS: dict[str, tuple[str, str]] = {
@@ -110,8 +112,8 @@ def resolve_chords(
     wjazzd_path: str | Path | None = None,
 ) -> list[str]:
     """Chords per beat from a user's ``chords=`` value: a named progression, ``wjazzd:<melid>``,
-    bars of chord symbols, or a ``.txt`` file of them; ``key`` transposes a named progression,
-    ``choruses`` repeats it."""
+    bars of chord symbols, a ``.txt`` file of them, or a MusicXML or MIDI lead sheet
+    (``user_music``); ``key`` transposes a named progression, ``choruses`` repeats it."""
     spec = spec.strip()
     if spec in PROGRESSIONS:
         written_key, text = PROGRESSIONS[spec]
@@ -141,6 +143,8 @@ def resolve_chords(
             if not path.is_file():
                 raise FileNotFoundError(f"chords={spec}: no such file")
             beats = parse_progression(path.read_text(errors="replace"), beats_per_bar, str(path))
+        elif spec.lower().endswith(MUSICXML_SUFFIXES + MIDI_SUFFIXES):
+            beats = lead_sheet_file_chords(spec, beats_per_bar)
         else:
             beats = parse_progression(spec, beats_per_bar)
     if choruses < 1:

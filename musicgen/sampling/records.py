@@ -48,6 +48,7 @@ def generate_records(
     token_filter: TokenFilter | None = None,
     windowed: bool = False,
     with_primer: bool = False,
+    melody_primer: Sequence[str] = (),
     id_format: str = "sample{}",
 ) -> list[Record]:
     """The records ``model`` writes with ``sampler``, one input after another.
@@ -57,7 +58,8 @@ def generate_records(
     (default: the model's ``max_len - 1``; ``windowed``: each window's), ``token_filter`` may edit
     each step's logits (``engine.hold_eos_until_filled``), and ``windowed`` plays chords longer
     than the model's training windows (``data_info["window_bars"]``) as overlapping windows of
-    that length (``engine.generate_melodies``).
+    that length (``engine.generate_melodies``), and every melody starts with ``melody_primer``
+    (melody tokens).
     Piano scores: ``inputs`` are primers (token ids, ``[]``
     for a piece's opening), one piece of ``num_tokens`` new tokens each, the primer kept at its
     start when ``with_primer``. Record i is named ``id_format.format(first + i)`` and drawn with
@@ -69,7 +71,7 @@ def generate_records(
         melodies = generate_melodies(
             model, inputs, sampler, count, hp.max_len - 1 if max_tokens is None else max_tokens,
             seed + first, token_filter=token_filter,
-            window_bars=info.get("window_bars") if windowed else None,
+            window_bars=info.get("window_bars") if windowed else None, primer=melody_primer,
         )
         return [
             LeadSheet.from_tokens(
