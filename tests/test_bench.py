@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +30,10 @@ from musicgen.bench.peers import (
     keras_batch,
     our_composer,
 )
+from musicgen.bench.processes import ProcessRival, serve_steps
 from musicgen.bench.report import Row, Skipped, write_results
 from musicgen.bench.run import DEFAULT_SECTIONS, main
+from musicgen.bench.threads import RUNTIME_DEFAULT
 from musicgen.bench.timing import Load, race, watch_load
 from musicgen.bench.train import lstm_flops
 from musicgen.bench.workloads import FULL, PAPER_TOKENS, QUICK, WJAZZD, WJAZZD_WINDOWS
@@ -211,3 +216,35 @@ def test_bench_data_settings_match_the_wjazzd_and_midi_configs():
 )
 def test_a_row_meets_its_target_only_on_the_right_side_of_the_bound(target, value, met):
     assert Row("s", "figure", value, "x", target).met is met
+
+
+def _report_wait_policy(conn, marker: str) -> None:
+    policy = tuple(os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
+    serve_steps(conn, lambda i: None, (marker, policy))
+
+
+@pytest.mark.parametrize(
+    "env, seen",
+    [(RUNTIME_DEFAULT, (None, "300000")), ({"OMP_WAIT_POLICY": "ACTIVE"}, ("ACTIVE", None))],
+    ids=["runtime-default", "active"],
+)
+def test_a_process_rival_starts_with_its_own_environment_and_leaves_ours_alone(env, seen):
+    before = dict(os.environ)
+    rival = ProcessRival("probe", _report_wait_policy, ("probe",), env)
+    try:
+        rival.step(0)
+    finally:
+        rival.close()
+    assert rival.ready == ("probe", seen)
+    assert dict(os.environ) == before
+
+
+@pytest.mark.parametrize(
+    "preset, expected",
+    [({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"), ({"GOMP_SPINCOUNT": "1000"}, "unset")],
+)
+def test_importing_musicgen_makes_openmp_threads_wait_passively_unless_the_user_chose(preset, expected):
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | preset
+    probe = "import os, musicgen; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

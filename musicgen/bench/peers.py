@@ -24,7 +24,6 @@ otherwise compete with PyTorch's inside one process.
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import os
 import warnings
 from collections.abc import Callable
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 
 from musicgen.bench.data import midi_files, our_tokens
+from musicgen.bench.processes import ProcessRival, serve_steps
 from musicgen.bench.profile import TOP, profile_ops
 from musicgen.bench.report import Row, Skipped
 from musicgen.bench.timing import race, race_over
@@ -115,37 +115,7 @@ def _keras_worker(conn: Connection, config: dict, batches: list[tuple[np.ndarray
     keras = import_keras()
     keras.utils.set_random_seed(0)
     network = keras_composer(config)
-    conn.send(keras.__version__)
-    while (i := conn.recv()) is not None:
-        network.train_on_batch(*batches[i])
-        conn.send(i)
-
-
-class KerasComposer:
-    """The Keras composer in its own process (as a user runs it: TensorFlow's thread pools never
-    share a process with PyTorch's), driven batch by batch so the rounds still interleave."""
-
-    def __init__(self, config: dict, batches: list[tuple[np.ndarray, np.ndarray]]):
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_keras_worker, args=(child, config, batches), daemon=True)
-        self.process.start()
-        child.close()
-        self.version = self._receive()
-
-    def _receive(self) -> Any:
-        try:
-            return self.conn.recv()
-        except EOFError:
-            raise RuntimeError("peers: the Keras process died (see its error above)") from None
-
-    def step(self, i: int) -> None:
-        self.conn.send(i)
-        self._receive()
-
-    def close(self) -> None:
-        self.conn.send(None)
-        self.process.join()
+    serve_steps(conn, lambda i: network.train_on_batch(*batches[i]), keras.__version__)
 
 
 def our_composer(vocab: list[str], sizes: Sizes, recurrent_dropout: float) -> LSTMBaseline:
@@ -174,7 +144,9 @@ def bench_composer_training(sizes: Sizes) -> list[Row]:
         ours = our_composer(vocab, sizes, recurrent_dropout)
         optimizer = ours.configure_optimizers()
         ours.train()
-        theirs = KerasComposer(composer_config(ours), [keras_batch(b, len(vocab)) for b in batches])
+        theirs = ProcessRival(  # as a user runs it: TensorFlow's thread pools never share a process with PyTorch's
+            "Keras", _keras_worker, (composer_config(ours), [keras_batch(b, len(vocab)) for b in batches])
+        )
 
         def our_step(i: int, model=ours, optimizer=optimizer) -> None:
             train_step(model, optimizer, batches[i], clip=None)
@@ -196,7 +168,7 @@ def bench_composer_training(sizes: Sizes) -> list[Row]:
             f"ours {B / timed.fast_s:,.1f} vs Keras {B / timed.plain_s:,.1f} windows/s, "
             f"batch {B}, {ours.hparams.context}-token skuli windows, {len(rounds)} rounds",
             {"ours_s": [f for f, _ in timed.rounds], "keras_s": [p for _, p in timed.rounds],
-             "data": what, "vocab": len(vocab), "keras": theirs.version},
+             "data": what, "vocab": len(vocab), "keras": theirs.ready},
         ).timed(timed)
         if row.met is False:
             row.profile = profile_ops(lambda m=ours, o=optimizer: train_step(m, o, batches[0], clip=None))[:TOP]

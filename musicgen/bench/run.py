@@ -29,13 +29,14 @@ from musicgen.bench.generate import bench_jazz, bench_sequences
 from musicgen.bench.memory import bench_memory
 from musicgen.bench.peers import bench_peers
 from musicgen.bench.report import Row, Skipped, results_dir, table, write_results
+from musicgen.bench.threads import bench_wait_policy
 from musicgen.bench.timing import watch_load
 from musicgen.bench.train import LABELS, bench_training, forever
 from musicgen.bench.workloads import FULL, MODELS, QUICK, Sizes, build_model, data_for
 from musicgen.cli import ArgumentParser
 from musicgen.models import MusicModel
 
-SECTIONS = ("data", "train", "generate", "memory", "peers", "compile")
+SECTIONS = ("data", "train", "generate", "memory", "threads", "peers", "compile")
 # Peers need the optional extra and take minutes; torch.compile compiles for minutes: on request.
 DEFAULT_SECTIONS = SECTIONS[:-2]
 
@@ -113,6 +114,8 @@ def run_section(
         return rows
     if section == "memory":
         return bench_memory(sizes, work / "cache", models)
+    if section == "threads":
+        return bench_wait_policy(sizes, models)
     if section == "peers":
         rows, missing = bench_peers(sizes, work)
         skipped += missing
