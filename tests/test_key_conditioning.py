@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 import torch
 from conftest import compose_config, tiny_train_overrides
-from helpers import PIANO, ListSource, cli_error, sample_cfg, sequence_batch, tiny_lstm, tiny_mary
+from helpers import (
+    PIANO,
+    ListSource,
+    cli_error,
+    one_error_line,
+    sample_cfg,
+    sequence_batch,
+    tiny_lstm,
+    tiny_mary,
+)
 
 from musicgen.commands.sample import sample
 from musicgen.data.sequence import SequenceDataModule
@@ -244,5 +253,12 @@ def test_the_key_comparison_measures_each_checkpoint_on_the_same_primers(
     compare_keys([str(keyed_checkpoint), "--samples-per-key", "1", "--num-tokens", "6",
           "--val-batches", "2", "--out", str(out)])  # fmt: skip
     rows = json.loads(out.read_text())
-    assert [(r["primer"], r["key_conditioning"]) for r in rows] == [("none", True), ("data", True)]
-    assert all(0.0 <= r["in_key_mean"] <= 1.0 and r["val_loss"] > 0 for r in rows)
+    *models, reference = rows
+    assert [(r["primer"], r["key_conditioning"]) for r in models] == [("none", True), ("data", True)]
+    assert all(0.0 <= r["in_key_mean"] <= 1.0 and r["val_loss"] > 0 for r in models)
+    assert reference["checkpoint"] is None and 0.0 <= reference["in_key_mean"] <= 1.0
+
+
+def test_the_key_comparison_names_a_missing_checkpoint_in_one_line(tmp_path, capsys):
+    line = one_error_line(lambda: compare_keys([str(tmp_path / "gone.ckpt")]), capsys)
+    assert "gone.ckpt" in line

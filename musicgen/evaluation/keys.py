@@ -5,12 +5,12 @@ one and a plain one trained alike) on the same primers: for each requested key (
 12 major tonics) each primer is continued, and the share of the generated notes (primer left
 out) inside the requested key's scale is averaged. A conditioned model is given the key; a plain
 one cannot be, so its share is the baseline. The validation loss of each checkpoint on its own
-data's validation split is reported beside it. Prints a Markdown table and writes JSON.
+data's validation split is reported beside it, and the last row is the ceiling: the validation
+pieces themselves, in their own estimated keys. Prints a Markdown table and writes JSON.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Sequence
@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from musicgen.cli import USER_ERRORS, ArgumentParser, one_line
+from musicgen.errors import user_error
 from musicgen.metrics.functional import in_key_share
 from musicgen.models import datamodule_from_checkpoint, load_model
-from musicgen.music.key import Key
+from musicgen.music.key import Key, score_key
 from musicgen.sampling.configs import build_sampler
 from musicgen.sampling.records import generate_records, spread
 
@@ -65,6 +67,24 @@ def key_shares(
     return shares
 
 
+def data_shares(datamodule: Any) -> list[float]:
+    """The validation pieces (as the models see them) in their own estimated keys."""
+    return [
+        in_key_share(record, score_key(record.pitches, record.durations))
+        for record in datamodule.records("val")
+    ]
+
+
+def share_row(shares: Sequence[float], **fields: Any) -> dict[str, Any]:
+    values = np.asarray(shares, dtype=float)
+    return {
+        **fields,
+        "pieces": int(np.isfinite(values).sum()),
+        "in_key_mean": float(np.nanmean(values)),
+        "in_key_std": float(np.nanstd(values)),
+    }
+
+
 def compare(
     checkpoints: Sequence[Path],
     samples_per_key: int,
@@ -75,9 +95,10 @@ def compare(
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """One row per checkpoint and primer kind (``none``: each piece's opening, ``data``: the
-    opening ``primer_length`` tokens of validation pieces spread over the split)."""
+    opening ``primer_length`` tokens of validation pieces spread over the split), then the
+    validation pieces of the first checkpoint's data in their own keys."""
     sampler = build_sampler(sampler_name)
-    rows = []
+    rows, reference = [], None
     for ckpt in checkpoints:
         model = load_model(ckpt)
         datamodule = datamodule_from_checkpoint(ckpt)
@@ -87,17 +108,13 @@ def compare(
         openings = [p for p in datamodule.primers("val", primer_length) if p]
         data_primers = [openings[i] for i in spread(len(openings), samples_per_key)]
         for kind, primers in (("none", [[]] * samples_per_key), ("data", data_primers)):
-            shares = np.array(key_shares(model, primers, MAJOR_KEYS, num_tokens, sampler, seed))
-            rows.append({
-                "checkpoint": str(ckpt),
-                "key_conditioning": bool(model.hparams.get("key_conditioning", False)),
-                "val_loss": loss,
-                "primer": kind,
-                "pieces": int(np.isfinite(shares).sum()),
-                "in_key_mean": float(np.nanmean(shares)),
-                "in_key_std": float(np.nanstd(shares)),
-            })
-    return rows
+            rows.append(share_row(
+                key_shares(model, primers, MAJOR_KEYS, num_tokens, sampler, seed),
+                checkpoint=str(ckpt), key_conditioning=bool(model.hparams.get("key_conditioning")),
+                val_loss=loss, primer=kind,
+            ))  # fmt: skip
+        reference = reference or share_row(data_shares(datamodule), checkpoint=None, primer="data")
+    return [*rows, reference]
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
@@ -108,6 +125,9 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     for r in rows:
         mean, std = r["in_key_mean"], r["in_key_std"]
         share = "–" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
+        if r["checkpoint"] is None:
+            lines.append(f"| validation pieces, in their own key | – | – | {r['pieces']} | {share} |")
+            continue
         lines.append(
             f"| {'yes' if r['key_conditioning'] else 'no'} | {r['primer']} | {r['val_loss']:.3f} "
             f"| {r['pieces']} | {share} |"
@@ -116,7 +136,7 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m musicgen.evaluation.keys", description=__doc__.split("\n")[0]
     )
     parser.add_argument("checkpoints", nargs="+", type=Path)
@@ -130,10 +150,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("keys.json"))
     args = parser.parse_args(argv)
-    rows = compare(
-        args.checkpoints, args.samples_per_key, args.num_tokens, args.primer_length, args.sampler,
-        args.val_batches, args.seed,
-    )
+    try:
+        rows = compare(
+            args.checkpoints, args.samples_per_key, args.num_tokens, args.primer_length,
+            args.sampler, args.val_batches, args.seed,
+        )
+    except USER_ERRORS as err:
+        user_error(one_line(err))
     args.out.write_text(json.dumps(rows, indent=2))
     print(markdown(rows))
 
