@@ -21,10 +21,10 @@ from helpers import (
     tiny_mary,
 )
 
+from musicgen.commands.keys import main as compare_keys
 from musicgen.commands.sample import sample
 from musicgen.data.sequence import SequenceDataModule
 from musicgen.data.tokenizers import make_tokenizer
-from musicgen.evaluation.keys import main as compare_keys
 from musicgen.metrics.functional import in_key_share
 from musicgen.models import Mary, load_model
 from musicgen.models.base import with_key

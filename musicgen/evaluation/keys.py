@@ -1,6 +1,7 @@
 """Key conditioning measured: does a MAR-Y / LSTM checkpoint write in the key it is asked for?
 
-``python -m musicgen.evaluation.keys CKPT [CKPT ...]`` compares checkpoints (a key-conditioned
+``python -m musicgen.evaluation.keys CKPT [CKPT ...]`` (the ``musicgen.commands.keys`` command)
+compares checkpoints (a key-conditioned
 one and a plain one trained alike) on the same primers: for each requested key (by default the
 12 major tonics) each primer is continued, and the share of the generated notes (primer left
 out) inside the requested key's scale is averaged. A conditioned model is given the key; a plain
@@ -11,7 +12,6 @@ pieces themselves, in their own estimated keys. Prints a Markdown table and writ
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,8 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from musicgen.cli import USER_ERRORS, ArgumentParser, one_line
-from musicgen.errors import user_error
 from musicgen.metrics.functional import in_key_share
 from musicgen.models import datamodule_from_checkpoint, load_model
 from musicgen.music.key import Key, score_key
@@ -135,31 +133,7 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = ArgumentParser(
-        prog="python -m musicgen.evaluation.keys", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("checkpoints", nargs="+", type=Path)
-    parser.add_argument("--samples-per-key", type=int, default=4)
-    parser.add_argument("--num-tokens", type=int, default=128)
-    parser.add_argument("--primer-length", type=int, default=32)
-    parser.add_argument("--sampler", default="softmax")
-    parser.add_argument(
-        "--val-batches", type=int, default=None, help="default: the whole validation split"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("keys.json"))
-    args = parser.parse_args(argv)
-    try:
-        rows = compare(
-            args.checkpoints, args.samples_per_key, args.num_tokens, args.primer_length,
-            args.sampler, args.val_batches, args.seed,
-        )
-    except USER_ERRORS as err:
-        user_error(one_line(err))
-    args.out.write_text(json.dumps(rows, indent=2))
-    print(markdown(rows))
-
-
 if __name__ == "__main__":
+    from musicgen.commands.keys import main
+
     main()
