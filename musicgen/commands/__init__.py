@@ -4,8 +4,8 @@ A Hydra command is ``main = cli.hydra_command("<config>", job)``: ``conf/<config
 with the command line, ``job(cfg)`` run with one-line errors. The job is the module's own
 function (or, for training, ``musicgen.training.train``); what it builds on lives in the packages
 below. The one exception: commands whose arguments are files or folders (``sweep``, ``export``,
-``curves``, ``keys``, and ``musicgen.bench``) read them with ``cli.ArgumentParser``, with the same one-line
-errors.
+``curves``, ``keys``, and ``musicgen.bench``) read them with ``cli.ArgumentParser``, with the same
+one-line errors.
 
 | command | module | config |
 | --- | --- | --- |

@@ -1,10 +1,9 @@
 """Key conditioning measured: does a MAR-Y / LSTM checkpoint write in the key it is asked for?
 
 ``python -m musicgen.evaluation.keys CKPT [CKPT ...]`` (the ``musicgen.commands.keys`` command)
-compares checkpoints (a key-conditioned
-one and a plain one trained alike) on the same primers: for each requested key (by default the
-12 major tonics) each primer is continued, and the share of the generated notes (primer left
-out) inside the requested key's scale is averaged. A conditioned model is given the key; a plain
+compares checkpoints (a key-conditioned one and a plain one trained alike) on the same primers:
+for each requested key (the 12 major tonics) each primer is continued, and the share of the
+generated notes (primer left out) inside the requested key's scale is averaged. A conditioned model is given the key; a plain
 one cannot be, so its share is the baseline. The validation loss of each checkpoint on its own
 data's validation split is reported beside it, and the last row is the ceiling: the validation
 pieces themselves, in their own estimated keys. Prints a Markdown table and writes JSON.

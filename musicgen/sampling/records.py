@@ -92,7 +92,7 @@ def generate_records(
     tokenizer = tokenizer_from_info(info["tokenizer"])
     keys = None
     if conditioned:
-        keys = [(key or primer_key(model, primer)).midi_number for primer in inputs]
+        keys = [(key if key is not None else primer_key(model, primer)).midi_number for primer in inputs]
     sequences = generate_sequences(model, inputs, sampler, num_tokens, seed + first, keys)
     return [
         tokenizer.decode(vocab.decode([*primer, *seq] if with_primer else seq))
