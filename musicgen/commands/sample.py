@@ -48,7 +48,7 @@ def chords_to_play(model, cfg: DictConfig) -> list[str]:
             f"primer={cfg.primer} is for MAR-Y and LSTM checkpoints; a JazzGPT checkpoint writes "
             "over chords= (drop primer=)"
         )
-    if cfg.mode is not None:
+    if cfg.get("mode") is not None:  # the demo's config has no mode
         raise ValueError(
             f"mode={cfg.mode} is for key-conditioned MAR-Y and LSTM checkpoints; a JazzGPT "
             "checkpoint takes its key from chords= and key= (drop mode=)"
@@ -97,10 +97,11 @@ def primers_to_continue(model, ckpt: Path, cfg: DictConfig) -> list[list[int]]:
 def requested_key(model, cfg: DictConfig) -> Key | None:
     """The key a MAR-Y / LSTM checkpoint is asked to write in (``key=Eb mode=minor``; mode
     defaults to major), or None: a key-conditioned model then keeps each primer's key."""
+    mode = cfg.get("mode")
     if cfg.key is None:
-        if cfg.mode is not None:
+        if mode is not None:
             raise ValueError(
-                f"mode={cfg.mode} needs a tonic: add key=, e.g. key=Eb mode={cfg.mode}"
+                f"mode={mode} needs a tonic: add key=, e.g. key=Eb mode={mode}"
             )
         return None
     if not model.hparams.get("key_conditioning", False):  # the line plain checkpoints always gave
@@ -108,7 +109,7 @@ def requested_key(model, cfg: DictConfig) -> Key | None:
             f"key={cfg.key} is for JazzGPT checkpoints; a {type(model).__name__} checkpoint "
             "writes num_notes tokens from primer= (drop key=)"
         )
-    return parse_key(cfg.key, cfg.mode)
+    return parse_key(cfg.key, mode)
 
 
 def piece_maker(model, ckpt: Path, cfg: DictConfig, sampler: TokenSampler) -> Callable[[int, int], list[Record]]:
