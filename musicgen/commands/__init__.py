@@ -4,8 +4,8 @@ A Hydra command is ``main = cli.hydra_command("<config>", job)``: ``conf/<config
 with the command line, ``job(cfg)`` run with one-line errors. The job is the module's own
 function (or, for training, ``musicgen.training.train``); what it builds on lives in the packages
 below. The one exception: commands whose arguments are files or folders (``sweep``, ``export``,
-``curves``, and ``musicgen.bench``) read them with ``cli.ArgumentParser``, with the same one-line
-errors.
+``curves``, ``keys``, and ``musicgen.bench``) read them with ``cli.ArgumentParser``, with the same
+one-line errors.
 
 | command | module | config |
 | --- | --- | --- |
@@ -17,6 +17,7 @@ errors.
 | ``python -m musicgen.sweep`` / ``musicgen-sweep`` | ``sweep`` | arguments |
 | ``python -m musicgen.models.export`` / ``musicgen-export`` | ``export`` | arguments |
 | ``python -m musicgen.render.curves`` / ``musicgen-curves`` | ``curves`` | arguments |
+| ``python -m musicgen.evaluation.keys`` / ``musicgen-keys`` | ``keys`` | arguments |
 
 The ``python -m`` names are the commands' first names, kept: each of those modules only hands
 over to the command here when run as a script.

@@ -17,6 +17,7 @@ from musicgen.data.vocab import Vocabulary
 from musicgen.errors import shorten
 from musicgen.models import datamodule_from_checkpoint, load_model
 from musicgen.models.checkpoint import recommended_sampler, resolve_checkpoint
+from musicgen.music.key import Key, parse_key
 from musicgen.music.records import Record
 from musicgen.paths import run_dir
 from musicgen.render.midi import check_tempo
@@ -54,6 +55,11 @@ def chords_to_play(model, cfg: DictConfig) -> list[str]:
             f"primer={cfg.primer}: a JazzGPT checkpoint writes over chords=, starting from a "
             "MIDI phrase (primer=phrase.mid) or from nothing (drop primer=)"
         )
+    if cfg.get("mode") is not None:  # the demo's config has no mode
+        raise ValueError(
+            f"mode={cfg.mode} is for key-conditioned MAR-Y and LSTM checkpoints; a JazzGPT "
+            "checkpoint takes its key from chords= and key= (drop mode=)"
+        )
     check_counts(cfg, ("num_samples", "max_tokens", "choruses"))
     spec = cfg.chords if cfg.chords is not None else DEFAULT_CHORDS
     chords = resolve_chords(
@@ -74,12 +80,11 @@ def chords_to_play(model, cfg: DictConfig) -> list[str]:
 def primers_to_continue(model, ckpt: Path, cfg: DictConfig) -> list[list[int]]:
     """The primers a MAR-Y / LSTM checkpoint continues in turn (``[[]]``: from nothing; ``data``:
     the openings of its own validation pieces), after refusing the options of JazzGPT."""
-    for key in ("chords", "key"):
-        if cfg[key] is not None:
-            raise ValueError(
-                f"{key}={cfg[key]} is for JazzGPT checkpoints; a {type(model).__name__} checkpoint "
-                f"writes num_notes tokens from primer= (drop {key}=)"
-            )
+    if cfg.chords is not None:
+        raise ValueError(
+            f"chords={cfg.chords} is for JazzGPT checkpoints; a {type(model).__name__} checkpoint "
+            "writes num_notes tokens from primer= (drop chords=)"
+        )
     check_counts(cfg, ("num_samples", "num_notes") + (("primer_length",) if cfg.primer else ()))
     if cfg.primer is None:
         return [[]]
@@ -101,6 +106,24 @@ def primers_to_continue(model, ckpt: Path, cfg: DictConfig) -> list[list[int]]:
     return primers
 
 
+def requested_key(model, cfg: DictConfig) -> Key | None:
+    """The key a MAR-Y / LSTM checkpoint is asked to write in (``key=Eb mode=minor``; mode
+    defaults to major), or None: a key-conditioned model then keeps each primer's key."""
+    mode = cfg.get("mode")
+    if cfg.key is None:
+        if mode is not None:
+            raise ValueError(
+                f"mode={mode} needs a tonic: add key=, e.g. key=Eb mode={mode}"
+            )
+        return None
+    if not model.hparams.get("key_conditioning", False):
+        raise ValueError(
+            f"key={cfg.key} is for JazzGPT and key-conditioned checkpoints; this {type(model).__name__} "
+            "checkpoint was trained without model.key_conditioning (drop key=)"
+        )
+    return parse_key(cfg.key, mode)
+
+
 def piece_maker(model, ckpt: Path, cfg: DictConfig, sampler: TokenSampler) -> Callable[[int, int], list[Record]]:
     """Checks the options for what the model writes, then makes ``count`` pieces from sample
     ``start`` on (the pieces of one run are the same whatever the batches)."""
@@ -117,9 +140,11 @@ def piece_maker(model, ckpt: Path, cfg: DictConfig, sampler: TokenSampler) -> Ca
             melody_primer=primer,
         )
     primers = primers_to_continue(model, ckpt, cfg)
+    key = requested_key(model, cfg)
     return lambda start, count: generate_records(
         model, sampler, [primers[(start + i) % len(primers)] for i in range(count)],
         num_tokens=cfg.num_notes, seed=cfg.seed, first=start, with_primer=True, id_format=SAMPLE_ID,
+        key=key,
     )
 
 

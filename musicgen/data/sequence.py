@@ -13,8 +13,15 @@ from torch.utils.data import Dataset
 from musicgen.data.base import SPLITS, PreparedDataModule
 from musicgen.data.tokenizers import make_tokenizer
 from musicgen.data.vocab import Vocabulary
+from musicgen.music.key import Key, key_from_id, score_key, transpose_key
 from musicgen.music.records import PianoScore
 from musicgen.music.transpose import transpose_score
+
+
+def copy_key(score: PianoScore) -> Key:
+    """The key of a (transposed) copy: the key estimated for the piece as written
+    (``meta["key"]``, a key id) moved by the copy's ``meta["transposition"]``."""
+    return transpose_key(key_from_id(score.meta["key"]), score.meta.get("transposition", 0))
 
 
 class NextTokenWindows(Dataset):
@@ -24,28 +31,40 @@ class NextTokenWindows(Dataset):
     through ``__getitems__``), so stride 1 over a large corpus costs no memory. Windows near a
     sequence start are left-padded with the pad id, which teaches the models to start from short
     primers.
+
+    With ``keys`` (the key id of each target's sequence, ``Key.midi_number``) an item is
+    ``(x, y, key)``, for the key-conditioned models.
     """
 
-    def __init__(self, tokens: torch.Tensor, targets: torch.Tensor, starts: torch.Tensor, context: int):
+    def __init__(
+        self,
+        tokens: torch.Tensor,
+        targets: torch.Tensor,
+        starts: torch.Tensor,
+        context: int,
+        keys: torch.Tensor | None = None,
+    ):
         self.tokens = tokens
         self.targets = targets  # position of each target token in ``tokens``
         self.starts = starts  # first position of the target's own sequence
         self.context = context
+        self.keys = keys
 
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
         idx = torch.as_tensor(indices)
         targets, starts = self.targets[idx], self.starts[idx]
         positions = targets[:, None] - self.context + torch.arange(self.context)[None, :]
         valid = positions >= starts[:, None]
         x = torch.where(valid, self.tokens[positions.clamp(min=0)], torch.zeros((), dtype=torch.long))
-        return x, self.tokens[targets]
+        if self.keys is None:
+            return x, self.tokens[targets]
+        return x, self.tokens[targets], self.keys[idx]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = self.__getitems__([index])
-        return x[0], y[0]
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        return tuple(part[0] for part in self.__getitems__([index]))
 
 
 class SequenceDataModule(PreparedDataModule):
@@ -53,6 +72,10 @@ class SequenceDataModule(PreparedDataModule):
 
     Each score is played in each key of ``transpositions`` (0 = as written; by default the
     original and five other keys). Each sequence starts with ``<bos>``; targets are every later token.
+
+    ``key_conditioning``: each score's key is estimated once, from its notes as written
+    (Krumhansl-Kessler), and moved with each transposed copy; windows then carry their
+    sequence's key id (``Key.midi_number``) for the models' ``[X; M]`` key input.
     """
 
     namespace = "sequence"
@@ -66,6 +89,7 @@ class SequenceDataModule(PreparedDataModule):
         context: int = 64,
         stride: int = 1,
         min_count: int = 1,
+        key_conditioning: bool = False,
         **kwargs,
     ):
         super().__init__(source, transpositions, **kwargs)
@@ -74,16 +98,24 @@ class SequenceDataModule(PreparedDataModule):
         self.context = context
         self.stride = stride
         self.min_count = min_count
+        self.key_conditioning = bool(key_conditioning)
 
     def preparation_config(self) -> dict:
+        # Keys enter the config only when on, so plain preparations keep their cache entries.
         return {
             **super().preparation_config(),
             "tokenizer": self.tokenizer.info(),
             "stride": self.stride,
             "min_count": self.min_count,
+            **({"keys": "krumhansl-kessler"} if self.key_conditioning else {}),
         }
 
     def _prepare(self, records: list[PianoScore], splits: dict[str, set[str]], source_report: dict) -> dict:
+        if self.key_conditioning:  # once per piece, as written; each copy shifts it (transpose_key)
+            records = [
+                r.with_(meta={**r.meta, "key": score_key(r.pitches, r.durations).midi_number})
+                for r in records
+            ]
         scores, counts = self.transposed_by_split(
             records, splits, lambda score, offset: transpose_score(score, offset) if offset else score
         )
@@ -93,6 +125,11 @@ class SequenceDataModule(PreparedDataModule):
         )
         vocab = Vocabulary.build(sequences["train"], self.min_count)
         flat = {split: self._flatten(sequences[split], vocab) for split in SPLITS}
+        if self.key_conditioning:
+            for split in SPLITS:
+                flat[split]["keys"] = torch.tensor(
+                    [copy_key(score).midi_number for score in scores[split]], dtype=torch.long
+                )
         report = {
             "source": source_report,
             **counts,
@@ -131,7 +168,11 @@ class SequenceDataModule(PreparedDataModule):
             owners.append(np.full(len(positions), start))
         targets_t = torch.from_numpy(np.concatenate(targets)) if targets else torch.zeros(0, dtype=torch.long)
         owners_t = torch.from_numpy(np.concatenate(owners)) if owners else torch.zeros(0, dtype=torch.long)
-        return NextTokenWindows(flat["tokens"], targets_t, owners_t, self.context)
+        keys = None
+        if self.key_conditioning:
+            counts = torch.tensor([len(t) for t in targets], dtype=torch.long)
+            keys = flat["keys"].repeat_interleave(counts)
+        return NextTokenWindows(flat["tokens"], targets_t, owners_t, self.context, keys)
 
     def collate(self, batch: Any) -> Any:
         return batch if isinstance(batch, tuple) else super().collate(batch)

@@ -20,6 +20,7 @@ import numpy as np
 
 from musicgen.metrics.ngrams import NGramIndex, record_codes
 from musicgen.music.chords import parse_chord
+from musicgen.music.key import Key
 from musicgen.music.records import REST, LeadSheet, PianoScore, Record, record_notes
 from musicgen.music.tokens import UNK
 
@@ -184,6 +185,17 @@ def scale_consistency(record: Record) -> float:
         for scale in (MAJOR_SCALE, NATURAL_MINOR_SCALE):
             best = max(best, int(counts[[(root + step) % 12 for step in scale]].sum()))
     return best / len(pitches)
+
+
+def in_key_share(record: Record, key: Key) -> float:
+    """Share of notes inside ``key``'s scale (natural minor for minor keys): how well a piece
+    keeps to a key it was asked for."""
+    _, _, pitches = record_notes(record)
+    if not len(pitches):
+        return float("nan")
+    steps = NATURAL_MINOR_SCALE if key.minor else MAJOR_SCALE
+    scale = [(key.tonic + step) % 12 for step in steps]
+    return float(np.isin(pitches % 12, scale).mean())
 
 
 def pitch_range(record: Record) -> float:

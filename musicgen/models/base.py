@@ -11,6 +11,7 @@ import time
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
@@ -135,3 +136,16 @@ def right_align(x: Tensor, pad_id: int = PAD_ID) -> tuple[Tensor, Tensor]:
     lengths = (x != pad_id).sum(dim=1)
     columns = (torch.arange(T, device=x.device)[None, :] + (T - lengths)[:, None]) % T
     return x.gather(1, columns), lengths
+
+
+def with_key(h: Tensor, keys: Tensor | None, conditioned: bool, name: str) -> Tensor:
+    """``[X; M]``: each row's key vector (``musicgen.music.key.key_vector`` of key id
+    ``keys[b]``) concatenated to every step of ``h`` [B, T, D]; ``h`` itself for a plain model."""
+    if not conditioned:
+        if keys is not None:
+            raise ValueError(f"{name} was trained without key_conditioning: it takes no key")
+        return h
+    if keys is None:
+        raise ValueError(f"{name} has key_conditioning=true: give each window its key id")
+    m = torch.cat([F.one_hot(keys % 12, 12), F.one_hot(keys // 12, 2)], dim=-1).to(h.dtype)
+    return torch.cat([h, m[:, None, :].expand(-1, h.shape[1], -1)], dim=-1)

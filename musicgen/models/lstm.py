@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from musicgen.models.base import MusicModel, right_align
+from musicgen.models.base import MusicModel, right_align, with_key
+from musicgen.music.key import KEY_DIM
 from musicgen.music.tokens import PAD_ID, SPECIALS
 from musicgen.precision import run_recurrent
 
@@ -22,6 +23,8 @@ class LSTMBaseline(MusicModel):
     ``input="embedding"`` (default) looks tokens up in a learned table; ``input="scalar"`` feeds
     the token id scaled to [0, 1) as one feature, as the original did. The scalar input imposes a
     meaningless order on the vocabulary and is kept only to reproduce the baseline.
+    ``key_conditioning`` concatenates the window's key vector (tonic and mode, ``KEY_DIM``) to
+    either input at every step (``[X; M]``).
 
     ``recurrent_dropout`` > 0 drops units of the recurrent state (one mask per sequence, as
     Keras does) during training. cuDNN's fused LSTM cannot do that, so training then runs a
@@ -47,6 +50,7 @@ class LSTMBaseline(MusicModel):
         optimizer: str = "rmsprop",
         schedule: str = "none",
         weight_decay: float = 0.0,
+        key_conditioning: bool = False,
     ):
         super().__init__()
         if tuple(vocab[: len(SPECIALS)]) != SPECIALS:
@@ -60,7 +64,10 @@ class LSTMBaseline(MusicModel):
             else None
         )
         self.lstm = nn.LSTM(
-            embed_dim if input == "embedding" else 1, hidden, num_layers=layers, batch_first=True
+            (embed_dim if input == "embedding" else 1) + KEY_DIM * key_conditioning,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
         )
         self.head = nn.Sequential(
             nn.Dropout(dropout),
@@ -70,10 +77,13 @@ class LSTMBaseline(MusicModel):
             nn.Linear(dense, len(vocab)),
         )
 
-    def features(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor, keys: Tensor | None = None) -> Tensor:
+        """The LSTM's input at each step: the token (embedded or scaled), then the key vector."""
         if self.embed is not None:
-            return self.embed(x)
-        return (x.float() / len(self.hparams.vocab))[..., None]
+            h = self.embed(x)
+        else:
+            h = (x.float() / len(self.hparams.vocab))[..., None]
+        return with_key(h, keys, self.hparams.key_conditioning, "LSTMBaseline")
 
     def recurrent_dropout_lstm(self, h: Tensor) -> Tensor:
         """The stacked LSTM step by step, with a fixed dropout mask on each layer's state."""
@@ -100,14 +110,15 @@ class LSTMBaseline(MusicModel):
             h = torch.stack(outputs, dim=1)
         return h
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits [B, V] of the token after each window x [B, T] (left padding allowed)."""
+    def forward(self, x: Tensor, keys: Tensor | None = None) -> Tensor:
+        """Logits [B, V] of the token after each window x [B, T] (left padding allowed), in key
+        ``keys`` [B] (key ids) when the model is key-conditioned."""
         x, lengths = right_align(x[:, -self.hparams.context :], PAD_ID)
         if bool((lengths == 0).any()):
             raise ValueError(
                 "LSTMBaseline: a window holds only padding; start an empty primer with <bos>"
             )
-        h = self.features(x)
+        h = self.features(x, keys)
         if self.training and self.hparams.recurrent_dropout > 0:
             h = self.recurrent_dropout_lstm(h)
         else:
@@ -117,6 +128,6 @@ class LSTMBaseline(MusicModel):
         return self.head(last)
 
     def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
-        x, y = batch
-        loss = F.cross_entropy(self(x).float(), y)
+        x, y, *keys = batch
+        loss = F.cross_entropy(self(x, *keys).float(), y)
         return loss, (x[:, -self.hparams.context :] != PAD_ID).sum()

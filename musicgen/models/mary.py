@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from musicgen.models.base import MusicModel, right_align
+from musicgen.models.base import MusicModel, right_align, with_key
+from musicgen.music.key import KEY_DIM
 from musicgen.music.tokens import PAD_ID, SPECIALS
 from musicgen.precision import run_recurrent
 
@@ -102,7 +103,8 @@ class Mary(MusicModel):
     already summarises the whole window, and the last one sits next to the token to predict, so
     its forward state is the freshest; pooling would blur exactly that recency.
     Windows shorter than ``context`` (left-padded with pad id 0) are handled by masking; longer
-    ones are cut to their last ``context`` tokens.
+    ones are cut to their last ``context`` tokens. ``key_conditioning`` concatenates the
+    window's key vector (tonic and mode, ``KEY_DIM``) to every embedded token (``[X; M]``).
     """
 
     vocab_rows = {"embed.weight": "vocab", "head.2.weight": "vocab", "head.2.bias": "vocab"}
@@ -124,6 +126,7 @@ class Mary(MusicModel):
         optimizer: str = "adam",
         schedule: str = "none",
         weight_decay: float = 0.0,
+        key_conditioning: bool = False,
     ):
         super().__init__()
         if tuple(vocab[: len(SPECIALS)]) != SPECIALS:
@@ -132,7 +135,7 @@ class Mary(MusicModel):
         self.embed = nn.Embedding(len(vocab), embed_dim, padding_idx=PAD_ID)
         self.blocks = nn.ModuleList(
             Block(
-                embed_dim if i == 0 else 2 * hidden,
+                embed_dim + KEY_DIM * key_conditioning if i == 0 else 2 * hidden,
                 hidden,
                 attention,
                 attention_units,
@@ -145,21 +148,22 @@ class Mary(MusicModel):
             nn.Linear(2 * hidden, dense), nn.ReLU(), nn.Linear(dense, len(vocab))
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits [B, V] of the token after each window x [B, T]."""
+    def forward(self, x: Tensor, keys: Tensor | None = None) -> Tensor:
+        """Logits [B, V] of the token after each window x [B, T] (in key ``keys`` [B], key ids,
+        when the model is key-conditioned)."""
         x, lengths = right_align(x[:, -self.hparams.context :], PAD_ID)
         B, T = x.shape
         if bool((lengths == 0).any()):
             raise ValueError("Mary: a window holds only padding; start an empty primer with <bos>")
         key_mask = torch.arange(T, device=x.device)[None, :] < lengths[:, None]
         packed_lengths = lengths if bool((lengths < T).any()) else None
-        h = self.embed(x)
+        h = with_key(self.embed(x), keys, self.hparams.key_conditioning, "Mary")
         for block in self.blocks:
             h = block(h, packed_lengths, key_mask)
         last = h[torch.arange(B, device=x.device), lengths - 1]
         return self.head(last)
 
     def loss_and_tokens(self, batch) -> tuple[Tensor, Tensor]:
-        x, y = batch
-        loss = F.cross_entropy(self(x).float(), y)
+        x, y, *keys = batch
+        loss = F.cross_entropy(self(x, *keys).float(), y)
         return loss, (x[:, -self.hparams.context :] != PAD_ID).sum()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from musicgen.music.chords import ChordParseError, parse_chord
-from musicgen.music.pitch import FLAT_NAMES, SHARP_NAMES
+from musicgen.music.pitch import FLAT_NAMES, SHARP_NAMES, pitch_class_of_name
 
 MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
 MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
@@ -103,3 +103,53 @@ def chord_weights(chords: Iterable[str]) -> np.ndarray:
         w[roots[0]] += TONIC_WEIGHT
         w[roots[-1]] += TONIC_WEIGHT
     return w
+
+
+KEY_IDS = 24
+"""Keys as ids: ``Key.midi_number`` (0-11 major on C..B, 12-23 minor)."""
+KEY_DIM = 14
+"""The key vector the piano models read (``key_vector``): tonic one-hot (12), then mode one-hot
+(2: major, minor)."""
+MODES = ("major", "minor")
+
+
+def key_from_id(key_id: int) -> Key:
+    """The inverse of ``Key.midi_number``."""
+    if not 0 <= int(key_id) < KEY_IDS:
+        raise ValueError(f"key id {key_id} is not in 0..{KEY_IDS - 1}")
+    return Key(int(key_id) % 12, int(key_id) >= 12)
+
+
+def transpose_key(key: Key, semitones: int) -> Key:
+    """The key of a piece moved by ``semitones``: the tonic moves, the mode stays."""
+    return Key((key.tonic + int(semitones)) % 12, key.minor)
+
+
+def key_vector(key: Key) -> np.ndarray:
+    """The ``KEY_DIM`` vector of a key: tonic one-hot, then mode one-hot (major, minor)."""
+    vector = np.zeros(KEY_DIM, dtype=np.float32)
+    vector[key.tonic] = 1.0
+    vector[12 + int(key.minor)] = 1.0
+    return vector
+
+
+def score_key(pitches: Iterable[int], durations: Iterable[float]) -> Key:
+    """The key of a piece's notes, weighting each pitch class by how long it sounds."""
+    return estimate_key(pitch_class_weights(pitches, durations))
+
+
+def parse_key(tonic: str, mode: str | None = None) -> Key:
+    """A key a user asks for: ``parse_key("Eb", "major")``; ``mode`` None means major.
+
+    Raises ValueError in one line naming the bad tonic or mode."""
+    try:
+        pitch_class = pitch_class_of_name(str(tonic).strip())
+    except ValueError:
+        raise ValueError(
+            f"key={tonic}: not a tonic; write a note name such as C, Eb or F#"
+        ) from None
+    mode = "major" if mode is None else str(mode).strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"mode={mode}: expected {' or '.join(MODES)}")
+    return Key(pitch_class, mode == "minor")
+

@@ -599,37 +599,41 @@ def generate_sequences(
     sampler: TokenSampler,
     num_tokens: int,
     seed: int = 0,
+    keys: Sequence[int] | None = None,
 ) -> list[list[int]]:
     """``num_tokens`` new token ids after each primer (the primers are not repeated).
 
     Every primer is read after ``<bos>``, as sequences start in training, so an empty primer is
     a piece's opening. Specials are never emitted. A sampler with ``beam_width > 1`` returns the
-    best beam per primer.
+    best beam per primer. ``keys`` (a key id per primer) is the key input of a key-conditioned
+    model, held for the whole piece.
     """
     width = sampler.beam_width
     if width > 1:
-        return beam_search_sequences(model, primers, width, num_tokens, sampler)
-    _check_primers(model, primers)
+        return beam_search_sequences(model, primers, width, num_tokens, sampler, keys)
+    _check_primers(model, primers, keys)
     with _eval_mode(model):
-        return _sample_sequences(model, primers, sampler, num_tokens, seed)
+        return _sample_sequences(model, primers, sampler, num_tokens, seed, keys)
 
 
 @torch.inference_mode()
 def beam_search_sequences(
     model: SequenceModel, primers: Sequence[Sequence[int]], width: int, num_tokens: int,
-    sampler: TokenSampler | None = None,
+    sampler: TokenSampler | None = None, keys: Sequence[int] | None = None,
 ) -> list[list[int]]:
     """The best of ``width`` beams after each primer (width 1 is greedy decoding)."""
     if width < 1:
         raise ValueError(f"beam width must be >= 1, got {width}")
-    _check_primers(model, primers)
+    _check_primers(model, primers, keys)
     with _eval_mode(model):
-        return _beam_sequences(model, primers, sampler, num_tokens, width)
+        return _beam_sequences(model, primers, sampler, num_tokens, width, keys)
 
 
-def _check_primers(model, primers: Sequence[Sequence[int]]) -> None:
+def _check_primers(model, primers: Sequence[Sequence[int]], keys: Sequence[int] | None) -> None:
     if not primers:
         raise ValueError("generate_sequences: give at least one primer (an empty list is fine)")
+    if keys is not None and len(keys) != len(primers):
+        raise ValueError(f"generate_sequences: {len(keys)} keys for {len(primers)} primers")
     size = len(model.hparams.vocab)
     for i, primer in enumerate(primers):
         bad = [t for t in primer if not 0 < int(t) < size]
@@ -639,32 +643,41 @@ def _check_primers(model, primers: Sequence[Sequence[int]]) -> None:
             )
 
 
-def _sequence_logits(model, windows: Tensor) -> Tensor:
-    logits = model(windows[:, -model.hparams.context :]).float()
+def _key_ids(keys: Sequence[int] | None, device: torch.device) -> Tensor | None:
+    return None if keys is None else torch.as_tensor(list(keys), dtype=torch.long, device=device)
+
+
+def _sequence_logits(model, windows: Tensor, keys: Tensor | None) -> Tensor:
+    context = windows[:, -model.hparams.context :]
+    logits = (model(context) if keys is None else model(context, keys)).float()
     logits[:, SEQUENCE_BANNED] = float("-inf")
     return logits
 
 
-def _sample_sequences(model, primers, sampler, num_tokens, seed):
+def _sample_sequences(model, primers, sampler, num_tokens, seed, keys):
     device = next(model.parameters()).device
     windows = _pad_rows([[BOS_ID, *p] for p in primers], device, left=True)
+    key_ids = _key_ids(keys, device)
     generators = sample_generators(seed, len(primers), device)
     for _ in range(num_tokens):
-        picks = sampler.sample_rows(_sequence_logits(model, windows), generators)
+        picks = sampler.sample_rows(_sequence_logits(model, windows, key_ids), generators)
         windows = torch.cat([windows, picks[:, None]], dim=1)
     return windows[:, windows.shape[1] - num_tokens :].tolist()
 
 
-def _beam_sequences(model, primers, sampler, num_tokens, width):
+def _beam_sequences(model, primers, sampler, num_tokens, width, keys):
     device = next(model.parameters()).device
     R, W = len(primers), width
     windows = _pad_rows([[BOS_ID, *p] for p in primers], device, left=True).repeat_interleave(
         W, dim=0
     )
+    key_ids = _key_ids(keys, device)
+    if key_ids is not None:  # a primer's beams share its key
+        key_ids = key_ids.repeat_interleave(W)
     scores = torch.full((R, W), float("-inf"), device=device)
     scores[:, 0] = 0.0
     for _ in range(num_tokens):
-        logp = _log_weights(sampler, _sequence_logits(model, windows), None).view(R, W, -1)
+        logp = _log_weights(sampler, _sequence_logits(model, windows, key_ids), None).view(R, W, -1)
         V = logp.shape[-1]
         # Every beam has the same length, so normalising by it would not change the ranking.
         best = (scores[..., None] + logp).view(R, -1).topk(W, dim=-1)

@@ -14,6 +14,7 @@ from typing import Any
 
 from musicgen.data.tokenizers import tokenizer_from_info
 from musicgen.data.vocab import Vocabulary
+from musicgen.music.key import Key, score_key
 from musicgen.music.records import RECORD_KINDS, LeadSheet, Record
 from musicgen.sampling.engine import (
     GenerationModel,
@@ -50,6 +51,7 @@ def generate_records(
     with_primer: bool = False,
     melody_primer: Sequence[str] = (),
     id_format: str = "sample{}",
+    key: Key | None = None,
 ) -> list[Record]:
     """The records ``model`` writes with ``sampler``, one input after another.
 
@@ -62,11 +64,19 @@ def generate_records(
     (melody tokens).
     Piano scores: ``inputs`` are primers (token ids, ``[]``
     for a piece's opening), one piece of ``num_tokens`` new tokens each, the primer kept at its
-    start when ``with_primer``. Record i is named ``id_format.format(first + i)`` and drawn with
-    seed ``seed + first + i``, so a run made in batches writes what one batch would.
+    start when ``with_primer``. A key-conditioned model (``key_conditioning``) writes in ``key``,
+    or without one in each primer's estimated key (``primer_key``). Record i is named
+    ``id_format.format(first + i)`` and drawn with seed ``seed + first + i``, so a run made in
+    batches writes what one batch would.
     """
     hp = model.hparams
     info = hp.data_info
+    conditioned = bool(hp.get("key_conditioning", False))
+    if key is not None and not conditioned:
+        raise ValueError(
+            f"key={key.name}: this {type(model).__name__} was trained without "
+            "model.key_conditioning=true, so it cannot be asked for a key"
+        )
     if model_kind(model) == "lead_sheet":
         melodies = generate_melodies(
             model, inputs, sampler, count, hp.max_len - 1 if max_tokens is None else max_tokens,
@@ -82,12 +92,23 @@ def generate_records(
         ]
     vocab = Vocabulary(hp.vocab)
     tokenizer = tokenizer_from_info(info["tokenizer"])
-    sequences = generate_sequences(model, inputs, sampler, num_tokens, seed + first)
+    keys = None
+    if conditioned:
+        keys = [(key if key is not None else primer_key(model, primer)).midi_number for primer in inputs]
+    sequences = generate_sequences(model, inputs, sampler, num_tokens, seed + first, keys)
     return [
         tokenizer.decode(vocab.decode([*primer, *seq] if with_primer else seq))
         .with_(id=id_format.format(first + i))
         for i, (primer, seq) in enumerate(zip(inputs, sequences, strict=True))
     ]
+
+
+def primer_key(model: Any, primer: Sequence[int]) -> Key:
+    """The key of a piano primer (token ids), decoded with the model's tokenizer and estimated
+    as in training (``score_key``); an empty primer gives C major (``estimate_key``)."""
+    tokenizer = tokenizer_from_info(model.hparams.data_info["tokenizer"])
+    score = tokenizer.decode(Vocabulary(model.hparams.vocab).decode(list(primer)))
+    return score_key(score.pitches, score.durations)
 
 
 def spread(available: int, count: int) -> list[int]:
