@@ -105,6 +105,13 @@ def score_melodies(
     return drawn.sum(1), kl.sum(1), real.sum(1)
 
 
+def check_melody_model(model: Any) -> None:
+    """Reward fine-tuning plays melodies over chords: a one-line error for any other model."""
+    if model_kind(model) != "lead_sheet":
+        raise ValueError(f"reward fine-tuning writes melodies over chords (JazzGPT), not "
+                         f"{type(model).__name__} pieces")
+
+
 def leave_one_out(rewards: Tensor, group: int) -> Tensor:
     """Each reward minus the mean of the others of its group (consecutive ``group`` rewards)."""
     grouped = rewards.view(-1, group)
@@ -130,9 +137,7 @@ class RewardFinetune(L.LightningModule):
         indexes: Sequence[NGramIndex] = (),
     ):
         super().__init__()
-        if model_kind(policy) != "lead_sheet":
-            raise ValueError(f"reward fine-tuning writes melodies over chords (JazzGPT), not "
-                             f"{type(policy).__name__} pieces")
+        check_melody_model(policy)
         if samples_per_chords < 2:
             raise ValueError(f"samples_per_chords must be >= 2 for the leave-one-out baseline, "
                              f"got {samples_per_chords}")
@@ -165,7 +170,7 @@ class RewardFinetune(L.LightningModule):
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(self.progressions, batch_size=self.chords_per_step, shuffle=True,
-                          generator=generator, collate_fn=list, drop_last=True)
+                          generator=generator, collate_fn=list)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.policy.parameters(), lr=self.lr, weight_decay=0.0)
@@ -268,6 +273,7 @@ def finetune(cfg: DictConfig) -> Path:
     out = run_dir(cfg)
     path = resolve_checkpoint(spec, cfg.paths.outputs)
     policy = load_model(path)
+    check_melody_model(policy)  # before any data is prepared
     datamodule = datamodule_from_checkpoint(path, settings.get("data_path"))
     if datamodule is None:
         raise ValueError(f"{path} records no training data, which the reward's n-gram index and "

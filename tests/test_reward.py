@@ -4,6 +4,7 @@ policy-gradient stage on a toy objective, and the experiment config."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from musicgen.metrics.reward import (
 )
 from musicgen.models import JazzGPT, load_model, read_checkpoint
 from musicgen.music.records import LeadSheet, record_notes
-from musicgen.reward import RewardFinetune, leave_one_out, score_melodies
+from musicgen.reward import RewardFinetune, chord_windows, leave_one_out, score_melodies
 from musicgen.sampling.engine import generate_melodies, melody_strings, sample_melody_ids
 from musicgen.sampling.sampler import Sampler
 
@@ -169,8 +170,6 @@ def test_reward_finetune_of_a_tiny_checkpoint_saves_a_loadable_model_and_its_bef
     model = load_model(last)
     assert read_checkpoint(last)["musicgen_reward"]["finetuned_from"] == str(checkpoints["jazzgpt"])
     assert model.hparams.melody_vocab == load_model(checkpoints["jazzgpt"]).hparams.melody_vocab
-    import json
-
     results = json.loads((tmp_path / "run" / "run_info.json").read_text())["results"]
     assert results["steps"] == 2 and results["before"]["kl"] == 0.0
     assert {"inside_ratio", "repetition_rate", "reward"} <= results["after"].keys() & results["human"].keys()
@@ -180,4 +179,17 @@ def test_reward_finetune_of_a_tiny_checkpoint_saves_a_loadable_model_and_its_bef
 def test_reward_finetune_without_a_checkpoint_says_so_in_one_line(tmp_path):
     cfg = compose_config("train", ["experiment=reward_finetune"], tmp_path / "run")
     with pytest.raises(ValueError, match="needs the model to start from"):
+        job(cfg)
+
+
+def test_a_named_progression_is_cut_into_windows_of_the_models_length():
+    windows = chord_windows(["blues"], [], beats=32, beats_per_bar=4)  # 12 bars: 8 + 4
+    assert [len(w) for w in windows] == [32, 16]
+    assert windows[0][:4] == ["F7"] * 4
+
+
+def test_reward_finetune_of_a_piano_model_is_refused_in_one_line(tmp_path, checkpoints):
+    cfg = compose_config("train", ["experiment=reward_finetune", f"ckpt_path={checkpoints['mary']}"],
+                         tmp_path / "run")
+    with pytest.raises(ValueError, match="melodies over chords .JazzGPT., not Mary"):
         job(cfg)
