@@ -113,8 +113,14 @@ def build_callbacks(cfg: DictConfig, out: Path, info: dict, with_loggers: bool) 
     return callbacks
 
 
-def build_trainer(cfg: DictConfig, out: Path, info: dict, model: MusicModel) -> L.Trainer:
+def build_trainer(
+    cfg: DictConfig, out: Path, info: dict, model: MusicModel, callbacks: list[Callback] | None = None
+) -> L.Trainer:
+    """The configured Trainer; ``callbacks`` replaces the training run's own (checkpoints, run
+    record, guards) for a stage that keeps its results otherwise (``musicgen.reward``)."""
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    if callbacks is None:
+        callbacks = build_callbacks(cfg, out, info, with_loggers=bool(loggers))
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     accelerator = trainer_cfg.get("accelerator", "auto")
     precision = resolve_precision(trainer_cfg.get("precision", "32-true"), accelerator, model.cpu_bf16_faster)
@@ -126,7 +132,7 @@ def build_trainer(cfg: DictConfig, out: Path, info: dict, model: MusicModel) -> 
     return instantiate(
         trainer_cfg,
         logger=loggers or False,
-        callbacks=build_callbacks(cfg, out, info, with_loggers=bool(loggers)),
+        callbacks=callbacks,
         plugins=[*plugins, AtomicCheckpointIO()],
         default_root_dir=str(out),  # where Lightning's SLURM requeue writes hpc_ckpt_*.ckpt
     )

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("sampling, render", ("musicgen.sampling", "musicgen.render")),
     ("callbacks", ("musicgen.callbacks",)),
     ("application", ("musicgen.training", "musicgen.resume", "musicgen.loggers",
-                     "musicgen.evaluation", "musicgen.sweep")),
+                     "musicgen.evaluation", "musicgen.sweep", "musicgen.reward")),
     ("commands", ("musicgen.cli", "musicgen.commands", "musicgen.bench", "musicgen.evaluate",
                   "musicgen.demo")),
 ]  # fmt: skip

@@ -390,12 +390,7 @@ def generate_melodies(
         return beam_search_melodies(
             model, chords, width, sampler, num_samples, max_tokens, token_filter, window_bars, primer
         )
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-    steps = _MelodySteps(model, chords, sampler, token_filter, max_tokens)
-    rows = [p for p in range(len(steps.progressions)) for _ in range(num_samples)]
-    device = next(model.parameters()).device
-    generators = sample_generators(seed, len(rows), device)
+    steps, rows, generators = _draws(model, chords, sampler, num_samples, max_tokens, seed, token_filter)
 
     def write(window, index, outputs, window_rows, prefixes, starts) -> list[list[int]]:
         return _sample_melodies(
@@ -404,6 +399,36 @@ def generate_melodies(
 
     with _eval_mode(model):
         return _play_windows(steps, rows, window_bars, write, primer)
+
+
+@torch.inference_mode()
+def sample_melody_ids(
+    model: MelodyModel, chords: Sequence[Sequence[str]] | Sequence[str], sampler: TokenSampler,
+    num_samples: int = 1, max_tokens: int = 1024, seed: int = 0, token_filter: TokenFilter | None = None,
+) -> list[list[int]]:
+    """The token ids each sample drew over one window of chords, exactly as drawn: ``<eos>``
+    kept when it was drawn, the last note not yet cut to the chords (``melody_strings`` does
+    that). What a policy gradient scores; ``generate_melodies`` is these same draws made into
+    melodies. Samples are ordered as in ``generate_melodies``: progression by progression.
+    """
+    if sampler.beam_width > 1:
+        raise ValueError("sample_melody_ids draws samples; beam search has none to score")
+    steps, rows, generators = _draws(model, chords, sampler, num_samples, max_tokens, seed, token_filter)
+    outputs = list(range(len(rows)))
+    with _eval_mode(model):
+        return _sample_melodies(
+            model, steps, generators, max_tokens, True, outputs, rows, [[] for _ in rows], [0] * len(rows)
+        )
+
+
+def _draws(model, chords, sampler, num_samples: int, max_tokens: int, seed: int, token_filter):
+    """(the steps pipeline, the progression of each output, each output's generator) for
+    ``num_samples`` samples over each progression, progression by progression."""
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    steps = _MelodySteps(model, chords, sampler, token_filter, max_tokens)
+    rows = [p for p in range(len(steps.progressions)) for _ in range(num_samples)]
+    return steps, rows, sample_generators(seed, len(rows), next(model.parameters()).device)
 
 
 @torch.inference_mode()
