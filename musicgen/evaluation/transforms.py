@@ -153,8 +153,10 @@ def evaluate_transforms(cfg: DictConfig) -> dict[str, Any]:
         options = OmegaConf.merge(OmegaConf.to_container(cfg.sampler_options), row["options"])
         sampler = build_sampler(row["sampler"], options)
         records = row_records(model, sampler, cfg, inputs)
+        seconds = time.perf_counter() - started  # generation alone, before metrics and files
         metrics = summarize(records, indexes=indexes)
         rows.append({"name": row["name"], "sampler": sampler.name, "samples": len(records),
+                     "generation_seconds": seconds,
                      "options": OmegaConf.to_container(options, resolve=True),
                      "reference": reference.get(row["name"]), "metrics": metrics})
         if settings is not None:
