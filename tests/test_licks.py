@@ -13,8 +13,10 @@ from conftest import compose_config, tiny_train_overrides
 from helpers import ListSource, make_sheet
 
 from musicgen.commands.evaluate import evaluate
+from musicgen.data.embedded import ChoraleLeadSheetSource
 from musicgen.data.leadsheet import ALL_KEYS, LeadSheetDataModule
 from musicgen.data.licks import LickTokenizer
+from musicgen.data.wjazzd import read_solo, solo_ids
 from musicgen.models import datamodule_from_checkpoint, load_model
 from musicgen.music.records import LeadSheet
 from musicgen.music.tokens import expand_melody
@@ -77,6 +79,27 @@ def test_lick_windows_hold_exactly_the_notes_of_the_plain_windows():
         pairs = list(zip(plain.records(split), licks.records(split), strict=True))
         assert all(same_notes(a, b) for a, b in pairs)
     assert licks.report["melody_tokens"]["train"] < plain.report["notes"]["train"] + plain.report["rests"]["train"]
+
+
+def test_chorale_melodies_come_back_note_for_note_from_lick_windows():
+    def chorales(tokenizer):
+        source = ChoraleLeadSheetSource(limit=6, progress=False)
+        return LeadSheetDataModule(source, transpositions=[0, 2], window_bars=4, hop_bars=4, tokenizer=tokenizer)
+
+    plain, licks = chorales(None), chorales({"bpe_vocab": 40})
+    assert licks.report["lick_tokens"] == 40
+    for split in ("train", "test"):
+        assert all(same_notes(a, b) for a, b in zip(plain.records(split), licks.records(split), strict=True))
+
+
+def test_wjd_solos_round_trip_through_licks_learned_from_other_solos(shared_data):
+    db = shared_data / "wjazzd" / "wjazzd.db"
+    solos = [read_solo(db, melid).tokens() for melid in solo_ids(db)[:16]]
+    licks = LickTokenizer.train(solos[:8], num_licks=200)
+    for melody in solos[8:]:
+        encoded = licks.encode(melody)
+        assert expand_melody(encoded) == melody
+        assert len(encoded) < len(melody)
 
 
 def test_merges_are_learned_over_all_twelve_keys_whatever_the_transpositions():
