@@ -3,13 +3,14 @@ chord and melody token tensors, for JazzGPT."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from musicgen.data.base import SPLITS, PreparedDataModule
+from musicgen.data.licks import LickTokenizer
 from musicgen.data.vocab import Vocabulary
 from musicgen.music.chords import canonical
 from musicgen.music.records import REST, LeadSheet
@@ -90,6 +91,10 @@ class LeadSheetDataModule(PreparedDataModule):
     Every lead sheet is transposed, melody and chords together, into each offset of
     ``transpositions`` (all 12 keys by default); splits are by ``group``, so no source appears in
     two splits in any key. Vocabularies come from the training split only.
+
+    ``tokenizer.bpe_vocab=N`` adds N lick tokens (``data.licks``) learned from the training
+    windows in all 12 keys; ``tokenizer.bpe_max_length`` bounds a lick's events. Null (the
+    default) keeps the plain (pitch, duration) tokens.
     """
 
     namespace = "jazz"  # its first name: part of every cache key and checkpoint data fingerprint
@@ -104,6 +109,7 @@ class LeadSheetDataModule(PreparedDataModule):
         window_bars: int = 8,
         hop_bars: int = 4,
         min_count: int = 1,
+        tokenizer: Mapping | None = None,
         **kwargs,
     ):
         super().__init__(source, transpositions, **kwargs)
@@ -112,9 +118,10 @@ class LeadSheetDataModule(PreparedDataModule):
         self.window_bars = window_bars
         self.hop_bars = hop_bars
         self.min_count = min_count
+        self.tokenizer = {"bpe_vocab": None, "bpe_max_length": 8, **(tokenizer or {})}
 
     def preparation_config(self) -> dict:
-        return {
+        config = {
             **super().preparation_config(),
             "pitch_range": self.pitch_range,
             "transpose_policy": self.transpose_policy,
@@ -122,6 +129,9 @@ class LeadSheetDataModule(PreparedDataModule):
             "hop_bars": self.hop_bars,
             "min_count": self.min_count,
         }
+        if self.tokenizer["bpe_vocab"] is not None:  # only then: plain cache keys stay as they were
+            config["tokenizer"] = dict(self.tokenizer)
+        return config
 
     def _prepare(self, records: list[LeadSheet], splits: dict[str, set[str]], source_report: dict) -> dict:
         low, high = self.pitch_range
@@ -139,7 +149,17 @@ class LeadSheetDataModule(PreparedDataModule):
         self.refuse_empty(notes["train"], len(windows["train"]), "windows")
         melody_vocab = Vocabulary.build((w.tokens() for w in windows["train"]), self.min_count)
         chord_vocab = Vocabulary.build((w.chords for w in windows["train"]), 1)
-        tensors = {split: self._tensors(windows[split], chord_vocab, melody_vocab) for split in SPLITS}
+        encode, licks = list, None
+        if self.tokenizer["bpe_vocab"] is not None:
+            licks = LickTokenizer.train(
+                self._lick_corpus(records, splits, transpose, windows["train"]),
+                int(self.tokenizer["bpe_vocab"]), int(self.tokenizer["bpe_max_length"]),
+            )
+            encode = licks.encode
+            melody_vocab = Vocabulary([*melody_vocab.tokens, *licks.licks])
+        tensors = {
+            split: self._tensors(windows[split], chord_vocab, melody_vocab, encode) for split in SPLITS
+        }
         first = records[0]
         report = {
             "source": source_report,
@@ -151,31 +171,56 @@ class LeadSheetDataModule(PreparedDataModule):
             "melody_vocab_size": len(melody_vocab),
             "chord_vocab_size": len(chord_vocab),
         }
+        data_info = {
+            "kind": "lead_sheet",
+            "ticks_per_beat": first.ticks_per_beat,
+            "beats_per_bar": first.beats_per_bar,
+            "window_bars": self.window_bars,
+            "pitch_range": list(self.pitch_range),
+        }
+        if licks is not None:
+            data_info["licks"] = licks.info()
+            report["lick_tokens"] = len(licks.licks)
+            report["melody_tokens"] = {s: int(tensors[s]["lengths"].sum()) - 2 * len(windows[s]) for s in SPLITS}
         return {
             "chord_vocab": chord_vocab.tokens,
             "melody_vocab": melody_vocab.tokens,
-            "data_info": {
-                "kind": "lead_sheet",
-                "ticks_per_beat": first.ticks_per_beat,
-                "beats_per_bar": first.beats_per_bar,
-                "window_bars": self.window_bars,
-                "pitch_range": list(self.pitch_range),
-            },
+            "data_info": data_info,
             "tensors": tensors,
             "report": report,
         }
 
+    def _lick_corpus(
+        self, records: list[LeadSheet], splits: dict[str, set[str]], transpose, train: list[LeadSheet]
+    ) -> list[list[str]]:
+        """The training windows' melodies in all 12 keys alike (see ``data.licks``): the
+        training windows themselves when ``transpositions`` already holds the 12 keys."""
+        if sorted(self.transpositions) == sorted(ALL_KEYS):
+            return [w.tokens() for w in train]
+        sheets = [
+            copy
+            for sheet in records
+            if (sheet.group or sheet.id) in splits["train"]
+            for offset in ALL_KEYS
+            if (copy := transpose(sheet, offset)) is not None
+        ]
+        return [w.tokens() for s in sheets for w in window_lead_sheet(s, self.window_bars, self.hop_bars)]
+
     @staticmethod
-    def _tensors(windows: list[LeadSheet], chord_vocab: Vocabulary, melody_vocab: Vocabulary) -> dict:
+    def _tensors(
+        windows: list[LeadSheet], chord_vocab: Vocabulary, melody_vocab: Vocabulary,
+        encode: Callable[[list[str]], list[str]] = list,
+    ) -> dict:
+        melodies = [encode(w.tokens()) for w in windows]
         max_chords = max((len(w.chords) for w in windows), default=1)
-        max_melody = max((len(w.pitches) + 2 for w in windows), default=2)
+        max_melody = max((len(m) + 2 for m in melodies), default=2)
         ids = id_dtype(max(len(chord_vocab), len(melody_vocab)))
         chords = torch.zeros(len(windows), max_chords, dtype=ids)
         melody = torch.zeros(len(windows), max_melody, dtype=ids)
         lengths = torch.zeros(len(windows), dtype=torch.long)
-        for i, w in enumerate(windows):
+        for i, (w, tokens) in enumerate(zip(windows, melodies, strict=True)):
             chords[i, : len(w.chords)] = torch.tensor(chord_vocab.encode(w.chords))
-            ids = [melody_vocab.bos_id, *melody_vocab.encode(w.tokens()), melody_vocab.eos_id]
+            ids = [melody_vocab.bos_id, *melody_vocab.encode(tokens), melody_vocab.eos_id]
             melody[i, : len(ids)] = torch.tensor(ids)
             lengths[i] = len(ids)
         return {"chords": chords, "melody": melody, "lengths": lengths}

@@ -107,6 +107,14 @@ def dataset_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def likelihood_markdown(result: dict[str, Any]) -> str:
+    """One row: a checkpoint's loss on its data's split, per token and per note."""
+    keys = ["windows", "notes", "tokens", "tokens_per_melody", "nats_per_token", "bits_per_note", "bits_per_event"]
+    cells = [f"{result[k]:.4f}" if isinstance(result[k], float) else result[k] for k in keys]
+    return "\n".join([f"# Likelihood of {result['checkpoint']} ({result['split']} split)", "",
+                      *_table(keys, [cells]), ""])
+
+
 def plot_transforms(result: dict[str, Any], path: str | Path) -> Path:
     """One panel per metric: a bar (± std) per sampler, the dataset baseline as a line."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -169,6 +177,9 @@ def write_report(result: dict[str, Any], out: Path, listen: bool) -> list[Path]:
     paths[0].write_text(json.dumps(_json_ready(result), indent=2))
     if result["task"] == "dataset":
         paths[1].write_text(dataset_markdown(result))
+        return paths
+    if result["task"] == "likelihood":
+        paths[1].write_text(likelihood_markdown(result))
         return paths
     paths[1].write_text(transforms_markdown(result))
     paths.append(plot_transforms(result, out / "evaluation.png"))

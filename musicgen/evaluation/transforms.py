@@ -21,7 +21,7 @@ from musicgen.metrics.ngrams import NGramIndex, training_indexes
 from musicgen.metrics.registry import summarize
 from musicgen.models import datamodule_from_checkpoint, load_model
 from musicgen.models.checkpoint import resolve_checkpoint
-from musicgen.music.records import LeadSheet, Record
+from musicgen.music.records import LeadSheet, Record, record_notes
 from musicgen.paths import run_dir
 from musicgen.render.samples import render_settings, write_samples
 from musicgen.sampling.configs import build_sampler, sampler_names
@@ -153,8 +153,11 @@ def evaluate_transforms(cfg: DictConfig) -> dict[str, Any]:
         options = OmegaConf.merge(OmegaConf.to_container(cfg.sampler_options), row["options"])
         sampler = build_sampler(row["sampler"], options)
         records = row_records(model, sampler, cfg, inputs)
+        seconds = time.perf_counter() - started  # generation alone, before metrics and files
         metrics = summarize(records, indexes=indexes)
         rows.append({"name": row["name"], "sampler": sampler.name, "samples": len(records),
+                     "generation_seconds": seconds,
+                     "notes": sum(len(record_notes(r).pitches) for r in records),
                      "options": OmegaConf.to_container(options, resolve=True),
                      "reference": reference.get(row["name"]), "metrics": metrics})
         if settings is not None:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from musicgen.music.tokens import melody_token, parse_melody_token
+from musicgen.music.tokens import expand_melody, melody_token, parse_melody_token
 
 REST = 0
 """Pitch value of an explicit rest in a LeadSheet melody."""
@@ -58,8 +58,8 @@ class LeadSheet:
 
     @classmethod
     def from_tokens(cls, id: str, tokens: list[str], chords: tuple[str, ...], **fields) -> LeadSheet:
-        """Inverse of ``tokens``; special tokens (``<...>``) are skipped."""
-        events = [parse_melody_token(t) for t in tokens if not t.startswith("<")]
+        """Inverse of ``tokens``; special tokens (``<...>``) are skipped, licks become their notes."""
+        events = [parse_melody_token(t) for t in expand_melody(tokens)]
         pitches = np.array([p for p, _ in events], dtype=np.int64)
         durations = np.array([d for _, d in events], dtype=np.int64)
         return cls(id=id, pitches=pitches, durations=durations, chords=tuple(chords), **fields)

@@ -6,6 +6,11 @@ their last ``context`` tokens each step. Either way each sample draws from its o
 ``torch.Generator`` seeded with ``seed + i``, so sample i of a batch is exactly the single
 sample generated with seed ``seed + i``: batching never changes what a seed produces.
 
+Lick tokens (``data.tokenizer.bpe_vocab``, ``musicgen.data.licks``) are runs of notes: a lick
+lasts the sum of its notes, the chord-aware and repeat biases judge it by its first sounded
+pitch (the note it strikes first, over the chord at its onset), and the pitch it leaves sounding
+last is its last sounded pitch. Melodies come out as their plain notes.
+
 A sampler with ``beam_width > 1`` switches to beam search (length-normalised log-probability,
 scored on the sampler's ``weights``, so temperature and top-k/top-p still shape the search).
 
@@ -26,6 +31,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from musicgen.data.licks import LickTokenizer
 from musicgen.data.vocab import Vocabulary
 from musicgen.music.records import REST
 from musicgen.music.tokens import (
@@ -34,6 +40,8 @@ from musicgen.music.tokens import (
     PAD_ID,
     SPECIALS,
     UNK_ID,
+    expand_melody,
+    melody_events,
     melody_token,
     parse_melody_token,
 )
@@ -136,22 +144,35 @@ def sample_generators(seed: int, count: int, device: torch.device) -> list[torch
 
 
 def token_durations(melody_vocab: Sequence[str]) -> list[int]:
-    """Ticks of each melody token (0 for specials); names a token that is not pitch:ticks."""
-    return [0 if t in SPECIALS else parse_melody_token(t)[1] for t in melody_vocab]
+    """Ticks of each melody token, a lick's the sum of its notes (0 for specials); names a
+    token that is not pitch:ticks."""
+    return [0 if t in SPECIALS else sum(d for _, d in melody_events(t)) for t in melody_vocab]
+
+
+def token_pitches(melody_vocab: Sequence[str], last: bool = False) -> list[int]:
+    """The first (or ``last``) sounded pitch of each melody token; 0 for rests, rest-only licks
+    and specials."""
+    pitches = []
+    for token in melody_vocab:
+        sounded = [] if token in SPECIALS else [p for p, _ in melody_events(token) if p != REST]
+        pitches.append((sounded[-1] if last else sounded[0]) if sounded else REST)
+    return pitches
 
 
 def melody_strings(ids: Sequence[int], vocab: Sequence[str], span: int) -> list[str]:
-    """Token ids -> strings that fill exactly ``span`` ticks.
+    """Token ids -> plain note strings (licks as their notes) that fill exactly ``span`` ticks.
 
     The note that crosses the end is cut there; a melody that stops early (``<eos>`` or the
     token limit) is completed with a rest, so every melody lines up with its chords.
     """
     out: list[str] = []
     onset = 0
-    for i in ids:
-        if i == EOS_ID or onset >= span:
+    ids = list(ids)
+    stop = ids.index(EOS_ID) if EOS_ID in ids else len(ids)
+    for event in expand_melody([vocab[i] for i in ids[:stop]]):
+        if onset >= span:
             break
-        pitch, ticks = parse_melody_token(vocab[i])
+        pitch, ticks = parse_melody_token(event)
         ticks = min(ticks, span - onset)
         out.append(melody_token(pitch, ticks))
         onset += ticks
@@ -215,9 +236,13 @@ class _MelodySteps:
         self.tpb = int(info["ticks_per_beat"])
         self.beats_per_bar = int(info.get("beats_per_bar", 4))
         self.durations = token_durations(self.vocab)
-        self.pitches = [0 if t in SPECIALS else parse_melody_token(t)[0] for t in self.vocab]
+        self.pitches = token_pitches(self.vocab)  # what the biases judge a token by
+        self.last_sounded = token_pitches(self.vocab, last=True)  # what it leaves sounding
         self.pitch_table = torch.tensor(self.pitches)
-        self.encode = Vocabulary(self.vocab).encode
+        self.last_table = torch.tensor(self.last_sounded)
+        ids = Vocabulary(self.vocab).encode
+        licks = LickTokenizer.from_info(info["licks"]) if info.get("licks") else None
+        self.encode = (lambda tokens: ids(licks.encode(tokens))) if licks else ids
 
     def over(self, progressions: list[list[str]]) -> _MelodySteps:
         """The same pipeline over other chords (one window of each progression)."""
@@ -332,18 +357,17 @@ def _primer_ids(steps: _MelodySteps, primer: Sequence[str]) -> list[int]:
 
 def _last_pitch(steps: _MelodySteps, ids: list[int]) -> int:
     """The pitch of the last note among ``ids`` (0: none)."""
-    return next((steps.pitches[t] for t in reversed(ids) if steps.pitches[t]), REST)
+    return next((steps.last_sounded[t] for t in reversed(ids) if steps.last_sounded[t]), REST)
 
 
 def _tail(ids: list[int], steps: _MelodySteps, tick: int) -> list[str]:
-    """The melody from ``tick`` on, as a window starting there reads it: the note sounding at
-    ``tick`` becomes a rest, joined with the rests after it."""
+    """The melody from ``tick`` on, as plain notes, as a window starting there reads it: the
+    note sounding at ``tick`` becomes a rest, joined with the rests after it."""
     onset, out = 0, []
-    for token in ids:
-        ticks = steps.durations[token]
+    for event in expand_melody([steps.vocab[t] for t in ids]):
+        pitch, ticks = parse_melody_token(event)
         end = onset + ticks
         if end > tick:
-            pitch = parse_melody_token(steps.vocab[token])[0]
             if onset < tick:
                 pitch, ticks = REST, end - tick
             if out and pitch == REST and parse_melody_token(out[-1])[0] == REST and len(out) == 1:
@@ -536,7 +560,7 @@ def _sample_melodies(
                 continue
             written[i].append(token)
             onsets[i] += steps.durations[token]
-            last_pitches[i] = steps.pitches[token] or last_pitches[i]
+            last_pitches[i] = steps.last_sounded[token] or last_pitches[i]
             if token != EOS_ID and onsets[i] < spans[i] and len(written[i]) < max_tokens:
                 keep.append(j)
         if not keep:
@@ -567,7 +591,7 @@ def _beam_melodies(
     scores[:, 0] = 0.0  # one live beam at first, or all W beams would pick the same tokens
     lengths = torch.zeros(R, W, dtype=torch.long, device=device)
     onsets = torch.tensor(starts, dtype=torch.long, device=device)[:, None].repeat(1, W)
-    pitches = steps.pitch_table.to(device)
+    pitches = steps.last_table.to(device)
     sounded = torch.tensor([_last_pitch(steps, p) for p in prefixes], device=device)[:, None].repeat(1, W)
     done = torch.zeros(R, W, dtype=torch.bool, device=device)
     tokens = torch.empty(R * W, 0, dtype=torch.long, device=device)

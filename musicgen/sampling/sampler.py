@@ -13,15 +13,18 @@ import torch
 from torch import Tensor
 
 from musicgen.music.records import REST
-from musicgen.music.tokens import parse_melody_token
+from musicgen.music.tokens import melody_events
 from musicgen.sampling.transforms import NEEDS_K, SCALE_FREE, TRANSFORMS
 
 CHORD_MODES = ("tones", "scale")
 
 
 def _token_pitch(token: str) -> int | None:
-    """MIDI pitch of a melody token ``"{pitch}:{ticks}"``; None for special tokens ``<...>``."""
-    return None if token.startswith("<") else parse_melody_token(token)[0]
+    """MIDI pitch of a melody token ``"{pitch}:{ticks}"``, a lick's first sounded pitch (REST when
+    it sounds none); None for special tokens ``<...>``."""
+    if token.startswith("<"):
+        return None
+    return next((p for p, _ in melody_events(token) if p != REST), REST)
 
 
 def chord_bias(
