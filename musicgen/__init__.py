@@ -1,15 +1,26 @@
 """musicgen: symbolic music generation with PyTorch Lightning and Hydra.
 
-Importing musicgen before torch (every musicgen command does) makes PyTorch's OpenMP threads
-wait passively unless the user already chose how they wait (``OMP_WAIT_POLICY``, or libgomp's
-``GOMP_SPINCOUNT``): the runtime's default keeps idle threads spinning, which on a machine
-shared with other work makes training steps many times slower (``python -m musicgen.bench
---only threads`` measures both side by side; the figures are in benchmarks/results).
+Importing musicgen before torch does any work (every musicgen command does) sets two process-wide
+CPU settings that the benchmarks showed matter more than any kernel (``benchmarks/README.md``):
+
+- PyTorch's OpenMP threads wait passively unless the user already chose how they wait
+  (``OMP_WAIT_POLICY``, or libgomp's ``GOMP_SPINCOUNT``): the runtime's default keeps idle threads
+  spinning, which on a machine shared with other work makes training steps many times slower.
+- Denormal floats are flushed to zero (``torch.set_flush_denormal``; ``MUSICGEN_FLUSH_DENORMAL=0``
+  keeps them). Gradients that fade through a long recurrence reach the denormal range, where x86
+  arithmetic is about a hundred times slower: oneDNN's LSTM backward ran 5x slower after a few
+  optimizer steps. TensorFlow flushes them in its own threads. Threads inherit the setting when
+  they start, so it must come before torch's thread pool exists.
 """
 
 import os
 
 if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ):
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+import torch  # noqa: E402  (after the OpenMP settings, which torch reads when it loads)
+
+if os.environ.get("MUSICGEN_FLUSH_DENORMAL", "1") != "0":
+    torch.set_flush_denormal(True)
 
 __version__ = "0.1.0"

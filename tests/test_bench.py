@@ -248,3 +248,16 @@ def test_importing_musicgen_makes_openmp_threads_wait_passively_unless_the_user_
     probe = "import os, musicgen; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+@pytest.mark.parametrize("preset, flushed", [({}, True), ({"MUSICGEN_FLUSH_DENORMAL": "0"}, False)])
+def test_importing_musicgen_flushes_denormals_to_zero_in_every_thread_unless_turned_off(preset, flushed):
+    # 1e-30 * 1e-10 is a denormal; a tensor this long is split over all of torch's threads.
+    env = {k: v for k, v in os.environ.items() if k != "MUSICGEN_FLUSH_DENORMAL"} | preset
+    probe = (
+        "import musicgen, torch; x = torch.full((1 << 20,), 1e-30) * 1e-10; "
+        "print(int((x == 0).sum()), x.numel())"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    zeros, total = map(int, out.stdout.split())
+    assert zeros == (total if flushed else 0)

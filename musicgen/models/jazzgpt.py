@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from musicgen.models.base import MusicModel
-from musicgen.models.losses import cross_entropy
+from musicgen.models.losses import cross_entropy, linear_cross_entropy
 from musicgen.music.tokens import PAD_ID, SPECIALS
 
 
@@ -418,10 +418,16 @@ class JazzGPT(MusicModel):
         states, _ = self.decoder_states(melody[:, :-1], memory, mask)
         # Head and loss only where a token is predicted: about half of a batch's positions are
         # padding, and the [positions, vocab] logits with their softmax are a large part of a step.
-        logits = self.head(states[real])
+        predicted = states[real]
         # Label smoothing regularises training only: evaluation reports the plain negative
         # log-likelihood, so val/test losses (and perplexity) compare across settings.
         smoothing = self.hparams.label_smoothing if self.training else 0.0
-        loss = cross_entropy(logits.float(), target[real], label_smoothing=smoothing)
+        if torch.is_autocast_enabled(predicted.device.type):  # the head in reduced precision
+            logits = self.head(predicted)
+            loss = cross_entropy(logits.float(), target[real], label_smoothing=smoothing)
+        else:  # float32: block by block, never holding the [positions, vocab] logits
+            loss = linear_cross_entropy(
+                predicted, self.head.weight, self.head.bias, target[real], label_smoothing=smoothing
+            )
         tokens = (chords != PAD_ID).sum() + real.sum()  # read + predicted
         return loss, tokens
