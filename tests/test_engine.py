@@ -16,6 +16,7 @@ from musicgen.music.chords import parse_chord
 from musicgen.music.tokens import SPECIALS, parse_melody_token
 from musicgen.sampling.engine import (
     EOS_ID,
+    ONE_THREAD_ROWS,
     MelodyState,
     beam_search_melodies,
     beam_search_sequences,
@@ -446,3 +447,27 @@ def test_a_melody_primer_the_model_cannot_read_or_longer_than_the_chords_is_refu
         generate_melodies(jazz, SHORT, Sampler("softmax"), primer=["60:12", "61:12"])
     with pytest.raises(ValueError, match="it lasts 3 beats, but the chords end after 3"):
         generate_melodies(jazz, SHORT, Sampler("softmax"), primer=["60:24", "62:24", "64:24"])
+
+
+@pytest.mark.parametrize(
+    ("samples", "use_cache", "threads_inside"),
+    [(1, True, 1), (ONE_THREAD_ROWS, True, 1), (ONE_THREAD_ROWS + 1, True, 2), (1, False, 2)],
+)
+def test_cached_decoding_of_a_few_rows_runs_on_one_thread_and_gives_the_threads_back(
+    jazz, monkeypatch, samples, use_cache, threads_inside
+):
+    seen = []
+    decode = jazz.decode
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(jazz, "decode", spy)
+    torch.set_num_threads(2)
+    try:
+        generate_melodies(jazz, SHORT, Sampler("softmax"), num_samples=samples, max_tokens=4, use_cache=use_cache)
+        assert set(seen) == {threads_inside}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)  # the module's fixture runs these tiny models on one thread
