@@ -513,7 +513,8 @@ ONE_THREAD_ROWS = 8
 """Cached decoding of at most this many rows runs on one CPU thread: a decoded token is about a
 hundred small operations, and waking a second thread for each costs more than it gives. Measured
 2026-12-01 on 2 cores (JazzGPT at paper size, 128 tokens): one thread 1.15x faster for 1 row,
-1.41x for 2, 1.19x for 8, 1.05x for 16; 1.13x slower for 64."""
+1.41x for 2, 1.19x for 8, 1.05x for 16; 1.13x slower for 64. MAR-Y and the LSTM re-read their
+whole window for every token, and two threads stayed about 2x faster for them even at 1 row."""
 
 
 @contextmanager
