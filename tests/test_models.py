@@ -279,6 +279,21 @@ def test_jazzgpt_loss_ignores_padding_and_counts_only_real_tokens():
     assert tokens == tokens_longer == real
 
 
+def test_jazzgpt_blocked_float32_loss_equals_the_plain_head_and_cross_entropy():
+    # float32 takes linear_cross_entropy; any other precision the plain head, then the loss.
+    model = tiny_jazzgpt(label_smoothing=0.1, dropout=0.0).train()
+    batch = jazz_batch()
+    blocked, _ = model.loss_and_tokens(batch)
+    blocked.backward()
+    blocked_grad = model.head.weight.grad.double()
+    plain_model = model.double()
+    plain_model.zero_grad()
+    plain, _ = plain_model.loss_and_tokens(batch)
+    plain.backward()
+    torch.testing.assert_close(blocked, plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(blocked_grad, plain_model.head.weight.grad, atol=1e-5, rtol=1e-4)
+
+
 
 
 def _forward(model, batch):

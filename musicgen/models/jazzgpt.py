@@ -422,12 +422,14 @@ class JazzGPT(MusicModel):
         # Label smoothing regularises training only: evaluation reports the plain negative
         # log-likelihood, so val/test losses (and perplexity) compare across settings.
         smoothing = self.hparams.label_smoothing if self.training else 0.0
-        if torch.is_autocast_enabled(predicted.device.type):  # the head in reduced precision
-            logits = self.head(predicted)
-            loss = cross_entropy(logits.float(), target[real], label_smoothing=smoothing)
-        else:  # float32: block by block, never holding the [positions, vocab] logits
+        full_precision = predicted.dtype == torch.float32 and self.head.weight.dtype == torch.float32
+        if full_precision and not torch.is_autocast_enabled(predicted.device.type):
+            # block by block, never holding the [positions, vocab] logits
             loss = linear_cross_entropy(
                 predicted, self.head.weight, self.head.bias, target[real], label_smoothing=smoothing
             )
+        else:  # the head in reduced precision, its loss in float32
+            logits = self.head(predicted)
+            loss = cross_entropy(logits.float(), target[real], label_smoothing=smoothing)
         tokens = (chords != PAD_ID).sum() + real.sum()  # read + predicted
         return loss, tokens

@@ -519,7 +519,9 @@ whole window for every token, and two threads stayed about 2x faster for them ev
 
 @contextmanager
 def _one_thread_if(small: bool) -> Iterator[None]:
-    """torch on one thread inside the block when ``small``; the caller's thread count after."""
+    """torch on one thread inside the block when ``small``; the caller's thread count after.
+    The thread count is the process's: generations running at once in several Python threads
+    (the demo server takes one request at a time) would share it."""
     before = torch.get_num_threads()
     if small and before > 1:
         torch.set_num_threads(1)
