@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -261,3 +262,25 @@ def test_importing_musicgen_flushes_denormals_to_zero_in_every_thread_unless_tur
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     zeros, total = map(int, out.stdout.split())
     assert zeros == (total if flushed else 0)
+
+
+MMAPPED_BLOCKS_AFTER_A_LARGE_TENSOR = """
+import ctypes, musicgen, torch
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+before = libc.mallinfo2().hblks
+x = torch.empty(64 << 20, dtype=torch.uint8)  # twice glibc's largest threshold for using mmap
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the freed-memory setting is glibc's (mallopt)")
+@pytest.mark.parametrize("preset, kept", [({}, True), ({"MUSICGEN_KEEP_FREED_MEMORY": "0"}, False)])
+def test_importing_musicgen_takes_large_blocks_from_the_heap_unless_turned_off(preset, kept):
+    env = {k: v for k, v in os.environ.items() if k != "MUSICGEN_KEEP_FREED_MEMORY"} | preset
+    out = subprocess.run([sys.executable, "-c", MMAPPED_BLOCKS_AFTER_A_LARGE_TENSOR], env=env,
+                         capture_output=True, text=True, check=True)
+    assert (int(out.stdout) == 0) is kept

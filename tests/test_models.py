@@ -229,12 +229,6 @@ def test_right_align_moves_left_padding_after_the_tokens():
     assert lengths.tolist() == [2, 4]
 
 
-def test_lstm_recurrent_dropout_loop_computes_the_fused_lstm_when_nothing_is_dropped():
-    model = tiny_lstm(recurrent_dropout=0.0)
-    h = model.features(sequence_batch()[0])
-    torch.testing.assert_close(model.recurrent_dropout_lstm(h), model.lstm(h)[0], atol=1e-5, rtol=0)
-
-
 def test_lstm_recurrent_dropout_changes_training_outputs_but_not_evaluation():
     model = tiny_lstm(recurrent_dropout=0.5, dropout=0.0)
     x, _ = sequence_batch()

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from musicgen.models.base import MusicModel, right_align, with_key
+from musicgen.models.state_dropout_lstm import state_dropout_lstm
 from musicgen.music.key import KEY_DIM
 from musicgen.music.tokens import PAD_ID, SPECIALS
 from musicgen.precision import run_recurrent
@@ -27,9 +28,10 @@ class LSTMBaseline(MusicModel):
     either input at every step (``[X; M]``).
 
     ``recurrent_dropout`` > 0 drops units of the recurrent state (one mask per sequence, as
-    Keras does) during training. cuDNN's fused LSTM cannot do that, so training then runs a
-    Python loop over time steps: much slower, hence the default 0. Evaluation always uses the
-    fused path; both paths share the same weights.
+    Keras does) during training. The fused kernels (cuDNN, oneDNN) cannot do that, so training
+    then runs ``state_dropout_lstm``, a loop over time steps with its own backward pass: on a
+    CPU about as fast as oneDNN's LSTM, on a GPU far from cuDNN's, hence the default 0.
+    Evaluation always uses the fused path; both paths share the same weights.
     """
 
     vocab_rows = {"embed.weight": "vocab", "head.4.weight": "vocab", "head.4.bias": "vocab"}
@@ -85,31 +87,6 @@ class LSTMBaseline(MusicModel):
             h = (x.float() / len(self.hparams.vocab))[..., None]
         return with_key(h, keys, self.hparams.key_conditioning, "LSTMBaseline")
 
-    def recurrent_dropout_lstm(self, h: Tensor) -> Tensor:
-        """The stacked LSTM step by step, with a fixed dropout mask on each layer's state."""
-        p = self.hparams.recurrent_dropout
-        B = h.shape[0]
-        for layer in range(self.lstm.num_layers):
-            w_ih, w_hh = (
-                getattr(self.lstm, f"weight_ih_l{layer}"),
-                getattr(self.lstm, f"weight_hh_l{layer}"),
-            )
-            bias = getattr(self.lstm, f"bias_ih_l{layer}") + getattr(self.lstm, f"bias_hh_l{layer}")
-            state = h.new_zeros(B, self.lstm.hidden_size)
-            cell = h.new_zeros(B, self.lstm.hidden_size)
-            keep = F.dropout(h.new_ones(B, self.lstm.hidden_size), p, training=True)
-            inputs = h @ w_ih.T + bias  # the input projection needs no loop
-            outputs = []
-            # unbind, not inputs[:, t]: each slice's backward would fill a zero tensor of the
-            # whole [B, T, 4H] projection, T times per layer.
-            for step in inputs.unbind(1):
-                i, f, g, o = (step + (state * keep) @ w_hh.T).chunk(4, dim=-1)
-                cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
-                state = torch.sigmoid(o) * torch.tanh(cell)
-                outputs.append(state)
-            h = torch.stack(outputs, dim=1)
-        return h
-
     def forward(self, x: Tensor, keys: Tensor | None = None) -> Tensor:
         """Logits [B, V] of the token after each window x [B, T] (left padding allowed), in key
         ``keys`` [B] (key ids) when the model is key-conditioned."""
@@ -119,8 +96,9 @@ class LSTMBaseline(MusicModel):
                 "LSTMBaseline: a window holds only padding; start an empty primer with <bos>"
             )
         h = self.features(x, keys)
-        if self.training and self.hparams.recurrent_dropout > 0:
-            h = self.recurrent_dropout_lstm(h)
+        p = self.hparams.recurrent_dropout
+        if self.training and p > 0:
+            h = run_recurrent(lambda t: state_dropout_lstm(self.lstm, t, p), h)
         else:
             h = run_recurrent(lambda t: self.lstm(t)[0], h)
         # Right-aligned, the padding comes after the last real token and cannot reach it.
