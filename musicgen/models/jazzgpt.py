@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from musicgen.models.base import MusicModel
+from musicgen.models.dropout import Dropout
 from musicgen.models.losses import cross_entropy, linear_cross_entropy
 from musicgen.music.tokens import PAD_ID, SPECIALS
 
@@ -214,7 +215,7 @@ class Attention(nn.Module):
 class MLP(nn.Sequential):
     def __init__(self, d_model: int, d_ff: int, dropout: float):
         super().__init__(
-            nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model), nn.Dropout(dropout)
+            nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model), Dropout(dropout)
         )
 
 
@@ -224,7 +225,7 @@ class EncoderBlock(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.attn = Attention(d_model, n_heads, attn_dropout)
         self.mlp = MLP(d_model, d_ff, dropout)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x: Tensor, key_mask: Tensor) -> Tensor:
         h = self.ln1(x)
@@ -239,7 +240,7 @@ class DecoderBlock(nn.Module):
         self.self_attn = Attention(d_model, n_heads, attn_dropout)
         self.cross_attn = Attention(d_model, n_heads, attn_dropout)
         self.mlp = MLP(d_model, d_ff, dropout)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(
         self,
@@ -325,7 +326,7 @@ class JazzGPT(MusicModel):
         self.melody_embed = nn.Embedding(len(melody_vocab), d_model, padding_idx=PAD_ID)
         self.chord_pos = PositionalEncoding(pos_encoding, max_len, d_model)
         self.melody_pos = PositionalEncoding(pos_encoding, max_len, d_model)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.encoder = nn.ModuleList(
             EncoderBlock(d_model, n_heads, d_ff, dropout, attn_dropout) for _ in range(enc_layers)
         )

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from musicgen.models.base import MusicModel, right_align, with_key
+from musicgen.models.dropout import Dropout
 from musicgen.models.state_dropout_lstm import state_dropout_lstm
 from musicgen.music.key import KEY_DIM
 from musicgen.music.tokens import PAD_ID, SPECIALS
@@ -72,10 +73,10 @@ class LSTMBaseline(MusicModel):
             batch_first=True,
         )
         self.head = nn.Sequential(
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(hidden, dense),
             nn.ReLU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(dense, len(vocab)),
         )
 

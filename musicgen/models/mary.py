@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from musicgen.models.base import MusicModel, right_align, with_key
+from musicgen.models.dropout import Dropout
 from musicgen.music.key import KEY_DIM
 from musicgen.music.tokens import PAD_ID, SPECIALS
 from musicgen.precision import run_recurrent
@@ -72,7 +73,7 @@ class Block(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(in_dim, hidden, batch_first=True, bidirectional=True)
         self.attn = SeqSelfAttention(2 * hidden, attention, units, width)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x: Tensor, lengths: Tensor | None, key_mask: Tensor) -> Tensor:
         return self.drop(self.attn(run_recurrent(self._recur, x, lengths), key_mask))
