@@ -16,6 +16,7 @@ MATRIX_OPS = frozenset(
     {
         "aten::mm",
         "aten::addmm",
+        "aten::addmm_",
         "aten::bmm",
         "aten::baddbmm",
         "aten::_scaled_dot_product_flash_attention_for_cpu",
