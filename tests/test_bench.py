@@ -156,7 +156,7 @@ def test_the_keras_composer_is_sized_from_our_model_set_up_its_way():
     hp = ours.hparams
     assert (hp.input, hp.optimizer, hp.hidden, hp.layers, hp.context, hp.dense) == ("scalar", "rmsprop", 512, 3, 100, 256)
     assert composer_config(ours) == {"hidden": 512, "layers": 3, "context": 100, "dense": 256, "dropout": 0.3,
-                                     "recurrent_dropout": 0.3, "vocab_size": 6}
+                                     "recurrent_dropout": [0.3, 0.3, 0.0], "vocab_size": 6}
     assert composer_config(our_composer(vocab, QUICK, 0.0))["hidden"] == QUICK.model_overrides["lstm"]["hidden"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import sequence_batch, tiny_lstm
 
 from musicgen.models.state_dropout_lstm import _StateDropoutLayer, state_dropout_lstm
 
@@ -17,13 +18,14 @@ def lstm_and_input(layers: int = 2, dtype: torch.dtype = torch.float64) -> tuple
     return lstm, torch.randn(B, T, IN, dtype=dtype, requires_grad=True)
 
 
-def autograd_loop(lstm: torch.nn.LSTM, x: torch.Tensor, p: float) -> torch.Tensor:
+def autograd_loop(lstm: torch.nn.LSTM, x: torch.Tensor, p: float | list[float]) -> torch.Tensor:
     """The same math written plainly, step by step, for autograd to differentiate."""
     h = x
+    per_layer = p if isinstance(p, list) else [p] * lstm.num_layers
     for layer in range(lstm.num_layers):
         w_ih, w_hh = getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}")
         bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
-        keep = F.dropout(h.new_ones(B, H), p, training=True)
+        keep = F.dropout(h.new_ones(B, H), per_layer[layer], training=True)
         state, cell, outputs = h.new_zeros(B, H), h.new_zeros(B, H), []
         for step in (h @ w_ih.T + bias).unbind(1):
             i, f, g, o = (step + (state * keep) @ w_hh.T).chunk(4, dim=-1)
@@ -41,7 +43,7 @@ def values_and_gradients(run, lstm: torch.nn.LSTM, x: torch.Tensor, seed: int = 
     return out, torch.autograd.grad(out, [x, *lstm.parameters()], upstream)
 
 
-@pytest.mark.parametrize("p", [0.0, 0.4])
+@pytest.mark.parametrize("p", [0.0, 0.4, [0.4, 0.0]], ids=["none", "all-layers", "first-layer"])
 def test_state_dropout_lstm_matches_autograd_through_the_same_loop_and_masks(p):
     lstm, x = lstm_and_input()
     ours, our_grads = values_and_gradients(lambda: state_dropout_lstm(lstm, x, p), lstm, x)
@@ -107,3 +109,19 @@ def test_state_dropout_lstm_runs_in_the_autocast_dtype_and_trains_float32_weight
 def test_state_dropout_lstm_refuses_a_bidirectional_lstm():
     with pytest.raises(ValueError, match="unidirectional"):
         state_dropout_lstm(torch.nn.LSTM(IN, H, bidirectional=True, batch_first=True), torch.randn(B, T, IN), 0.3)
+
+
+@pytest.mark.parametrize("p", [[0.3], [0.3, 0.3, 0.0], 1.0, [0.3, -0.1]])
+def test_state_dropout_lstm_refuses_probabilities_that_do_not_fit_its_layers(p):
+    lstm, x = lstm_and_input()
+    with pytest.raises(ValueError, match="one probability in \\[0, 1\\) or 2 of them"):
+        state_dropout_lstm(lstm, x, p)
+
+
+def test_lstm_baseline_checks_per_layer_recurrent_dropout_when_built():
+    with pytest.raises(ValueError, match="3 of them"):
+        tiny_lstm(layers=3, recurrent_dropout=[0.3, 0.0])
+    model = tiny_lstm(layers=2, recurrent_dropout=[0.3, 0.0], dropout=0.0)
+    x, _ = sequence_batch()
+    torch.manual_seed(1)
+    assert not torch.allclose(model.train()(x), model.eval()(x))

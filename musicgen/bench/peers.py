@@ -7,7 +7,7 @@
   RMSprop, no gradient clipping), both training on the same ``skuli`` windows of the same folder,
   batch by batch. Once as built and once without recurrent dropout. The matrix products are the
   same; Keras also runs two batch norms on [batch, 512] and [batch, 256] (a rounding error of
-  the step's work) and ours also drops the third layer's state, which Keras leaves alone.
+  the step's work).
 - That project's preprocessing (music21 ``converter.parse``, ``partitionByInstrument``, notes
   by name, chords as ``normalOrder`` strings) against ours on the whole folder. music21 keeps a
   pickle of every file it parsed in its temp folder and reads that instead next time; the
@@ -24,6 +24,7 @@ otherwise compete with PyTorch's inside one process.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import warnings
 from collections.abc import Callable
@@ -81,7 +82,7 @@ def keras_composer(config: dict) -> Any:
     recurrent = [
         layers.LSTM(
             config["hidden"],
-            recurrent_dropout=config["recurrent_dropout"] if i < count - 1 else 0.0,
+            recurrent_dropout=config["recurrent_dropout"][i],
             return_sequences=i < count - 1,
         )
         for i in range(count)
@@ -120,12 +121,13 @@ def _keras_worker(conn: Connection, config: dict, batches: list[tuple[np.ndarray
 
 
 def our_composer(vocab: list[str], sizes: Sizes, recurrent_dropout: float) -> LSTMBaseline:
-    """Our LSTM baseline set up as the composer: scalar input, its sizes, RMSprop."""
+    """Our LSTM baseline set up as the composer: scalar input, its sizes, RMSprop, and
+    ``recurrent_dropout`` on every layer but the last (whose state Keras's composer keeps)."""
     torch.manual_seed(0)
     overrides = sizes.model_overrides.get("lstm", {})
-    return MODELS["lstm"](
-        vocab=vocab, **overrides, input="scalar", recurrent_dropout=recurrent_dropout, schedule="none"
-    )
+    layers = overrides.get("layers", inspect.signature(LSTMBaseline).parameters["layers"].default)
+    per_layer = [recurrent_dropout] * (layers - 1) + [0.0]
+    return MODELS["lstm"](vocab=vocab, **overrides, input="scalar", recurrent_dropout=per_layer, schedule="none")
 
 
 def bench_composer_training(sizes: Sizes) -> list[Row]:

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from musicgen.models.base import MusicModel, right_align, with_key
 from musicgen.models.dropout import Dropout
-from musicgen.models.state_dropout_lstm import state_dropout_lstm
+from musicgen.models.state_dropout_lstm import layer_probabilities, state_dropout_lstm
 from musicgen.music.key import KEY_DIM
 from musicgen.music.tokens import PAD_ID, SPECIALS
 from musicgen.precision import run_recurrent
@@ -29,9 +29,10 @@ class LSTMBaseline(MusicModel):
     either input at every step (``[X; M]``).
 
     ``recurrent_dropout`` > 0 drops units of the recurrent state (one mask per sequence, as
-    Keras does) during training. The fused kernels (cuDNN, oneDNN) cannot do that, so training
-    then runs ``state_dropout_lstm``, a loop over time steps with its own backward pass: on a
-    CPU about as fast as oneDNN's LSTM, on a GPU far from cuDNN's, hence the default 0.
+    Keras does) during training; a list gives each layer its own probability (the Keras
+    composer's is ``[0.3, 0.3, 0.0]``). The fused kernels (cuDNN, oneDNN) cannot do that, so
+    training then runs ``state_dropout_lstm``, a loop over time steps with its own backward pass:
+    on a CPU about as fast as oneDNN's LSTM, on a GPU far from cuDNN's, hence the default 0.
     Evaluation always uses the fused path; both paths share the same weights.
     """
 
@@ -46,7 +47,7 @@ class LSTMBaseline(MusicModel):
         hidden: int = 512,
         layers: int = 3,
         dropout: float = 0.3,
-        recurrent_dropout: float = 0.0,
+        recurrent_dropout: float | list[float] = 0.0,
         dense: int = 256,
         input: str = "embedding",
         lr: float = 1e-3,
@@ -60,6 +61,7 @@ class LSTMBaseline(MusicModel):
             raise ValueError(f"vocab must start with the special tokens {SPECIALS}")
         if input not in ("embedding", "scalar"):
             raise ValueError(f"input must be 'embedding' or 'scalar', got {input!r}")
+        layer_probabilities(recurrent_dropout, layers)  # fails here, not at the first training step
         self.save_hyperparameters()
         self.embed = (
             nn.Embedding(len(vocab), embed_dim, padding_idx=PAD_ID)
@@ -98,7 +100,7 @@ class LSTMBaseline(MusicModel):
             )
         h = self.features(x, keys)
         p = self.hparams.recurrent_dropout
-        if self.training and p > 0:
+        if self.training and any(layer_probabilities(p, self.hparams.layers)):
             h = run_recurrent(lambda t: state_dropout_lstm(self.lstm, t, p), h)
         else:
             h = run_recurrent(lambda t: self.lstm(t)[0], h)

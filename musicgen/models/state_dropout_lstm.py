@@ -18,6 +18,8 @@ where the plain LSTM reads ``h_{t-1}``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -91,13 +93,26 @@ class _StateDropoutLayer(torch.autograd.Function):
         return d_x, d_w_ih, d_w_hh, flat.sum(0), None
 
 
-def state_dropout_lstm(lstm: nn.LSTM, x: Tensor, p: float) -> Tensor:
+def layer_probabilities(p: float | Sequence[float], layers: int) -> list[float]:
+    """``p`` for each of ``layers`` layers: one value for all, or a list with one per layer (the
+    Keras composer drops the state of its first two layers only: ``[0.3, 0.3, 0.0]``)."""
+    per_layer = [float(p)] * layers if isinstance(p, int | float) else [float(q) for q in p]
+    if len(per_layer) != layers or not all(0 <= q < 1 for q in per_layer):
+        raise ValueError(
+            f"recurrent dropout: expected one probability in [0, 1) or {layers} of them (one per layer), got {p}"
+        )
+    return per_layer
+
+
+def state_dropout_lstm(lstm: nn.LSTM, x: Tensor, p: float | Sequence[float]) -> Tensor:
     """``lstm`` (unidirectional, batch-first, with biases) over x [B, T, I] from a zero state,
-    each layer's recurrent state dropped with probability ``p`` by one mask per sequence.
+    each layer's recurrent state dropped with probability ``p`` (one value, or one per layer) by
+    one mask per sequence.
 
     Under autocast the layer runs in the autocast dtype (as autocast would run its products)."""
     if lstm.bidirectional or not lstm.batch_first or not lstm.bias or lstm.proj_size:
         raise ValueError("state_dropout_lstm: needs a unidirectional, batch-first LSTM with biases")
+    per_layer = layer_probabilities(p, lstm.num_layers)
     device = x.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
     B = x.shape[0]
@@ -106,6 +121,6 @@ def state_dropout_lstm(lstm: nn.LSTM, x: Tensor, p: float) -> Tensor:
         for layer in range(lstm.num_layers):
             weights = [getattr(lstm, f"{name}_l{layer}").to(dtype) for name in ("weight_ih", "weight_hh")]
             bias = (getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")).to(dtype)
-            keep = F.dropout(h.new_ones(B, lstm.hidden_size), p, training=True)
+            keep = F.dropout(h.new_ones(B, lstm.hidden_size), per_layer[layer], training=True)
             h = _StateDropoutLayer.apply(h, *weights, bias, keep)
     return h.transpose(0, 1)
