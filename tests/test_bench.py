@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from musicgen.bench import gpu, peers
+from musicgen.bench import gpu, peers, timing
 from musicgen.bench.peers import (
     composer_config,
     composer_notes,
@@ -102,6 +104,28 @@ def test_watch_load_does_not_count_this_process_as_others():
     with watch_load() as watch:
         sum(range(2_000_000))
     assert watch.load is not None and 0 <= watch.load.other_cores <= watch.load.cores
+
+
+def _burn_then_wait(burned, stop) -> None:
+    while time.process_time() < 0.3:
+        pass
+    burned.set()
+    stop.wait(30)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads a live process's CPU time from /proc")
+def test_a_live_rival_process_counts_as_the_benchmark_not_as_others():
+    context = multiprocessing.get_context("spawn")
+    burned, stop = context.Event(), context.Event()
+    before = timing._own_cpu_seconds()
+    child = context.Process(target=_burn_then_wait, args=(burned, stop), daemon=True)
+    child.start()
+    try:
+        assert burned.wait(60)
+        assert timing._own_cpu_seconds() - before >= 0.3  # the child is alive, not yet reaped
+    finally:
+        stop.set()
+        child.join()
 
 
 @pytest.mark.parametrize(("others", "busy"), [(0.1, False), (0.4, False), (0.6, True), (None, True)])
