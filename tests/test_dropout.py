@@ -52,6 +52,8 @@ def test_dropout_passes_input_through_in_eval_or_at_p_zero_and_zeroes_at_p_one()
     assert Dropout(0.5).eval()(x) is x
     assert Dropout(0.0).train()(x) is x
     assert torch.equal(Dropout(1.0).train()(x), torch.zeros_like(x))
+    torch.manual_seed(0)
+    assert torch.equal(Dropout(0.999999).train()(x), torch.zeros_like(x))  # rounds to p = 1: F.dropout
 
 
 def test_dropout_refuses_a_probability_outside_zero_to_one():
