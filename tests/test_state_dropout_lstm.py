@@ -111,7 +111,7 @@ def test_state_dropout_lstm_refuses_a_bidirectional_lstm():
         state_dropout_lstm(torch.nn.LSTM(IN, H, bidirectional=True, batch_first=True), torch.randn(B, T, IN), 0.3)
 
 
-@pytest.mark.parametrize("p", [[0.3], [0.3, 0.3, 0.0], 1.0, [0.3, -0.1]])
+@pytest.mark.parametrize("p", [[0.3], [0.3, 0.3, 0.0], 1.0, [0.3, -0.1], "0.3", ["a", 0.1], None])
 def test_state_dropout_lstm_refuses_probabilities_that_do_not_fit_its_layers(p):
     lstm, x = lstm_and_input()
     with pytest.raises(ValueError, match="one probability in \\[0, 1\\) or 2 of them"):

@@ -96,11 +96,15 @@ class _StateDropoutLayer(torch.autograd.Function):
 def layer_probabilities(p: float | Sequence[float], layers: int) -> list[float]:
     """``p`` for each of ``layers`` layers: one value for all, or a list with one per layer (the
     Keras composer drops the state of its first two layers only: ``[0.3, 0.3, 0.0]``)."""
-    per_layer = [float(p)] * layers if isinstance(p, int | float) else [float(q) for q in p]
-    if len(per_layer) != layers or not all(0 <= q < 1 for q in per_layer):
-        raise ValueError(
-            f"recurrent dropout: expected one probability in [0, 1) or {layers} of them (one per layer), got {p}"
-        )
+    problem = ValueError(
+        f"recurrent dropout: expected one probability in [0, 1) or {layers} of them (one per layer), got {p!r}"
+    )
+    try:
+        per_layer = [float(p)] * layers if isinstance(p, int | float) else [float(q) for q in p]
+    except (TypeError, ValueError):
+        raise problem from None
+    if isinstance(p, str) or len(per_layer) != layers or not all(0 <= q < 1 for q in per_layer):
+        raise problem
     return per_layer
 
 
